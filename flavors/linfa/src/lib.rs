@@ -1,0 +1,1 @@
+//! linfa flavor: models trained with linfa, stored with postcard

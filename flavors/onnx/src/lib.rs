@@ -1,0 +1,1 @@
+//! ONNX flavor: tract with homeml's own ai.onnx.ml operators

@@ -1,0 +1,1 @@
+//! An example flavor plugin loaded through homeml's C ABI

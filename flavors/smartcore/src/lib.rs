@@ -1,0 +1,1 @@
+//! smartcore flavor: models trained with smartcore, stored with postcard

@@ -1,0 +1,1 @@
+//! Gateway: typed apps with named features in front of model servers

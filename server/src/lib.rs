@@ -1,0 +1,1 @@
+//! hyper/tokio inference server: MLflow scoring, KServe V2, batching, metrics

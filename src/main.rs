@@ -1,0 +1,57 @@
+//! `homeml`: one binary for tracking, serving, the gateway and the whole lifecycle.
+//!
+//! A thin clap CLI: every subcommand lives in its own module under `cli/` and calls into the crates.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// homeml: MLflow-compatible tracking, a fast model server and a gateway, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "homeml", version, about, disable_help_flag = false)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "HOMEML_LOG_FORMAT", value_enum, default_value_t = cli::logging::LogFormat::Text)]
+    log_format: cli::logging::LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Experiments in the tracking store.
+    Experiments(cli::tracking::ExperimentsArgs),
+    /// Runs in the tracking store.
+    Runs(cli::tracking::RunsArgs),
+    /// Registered models, versions, aliases and stages.
+    Models(cli::tracking::ModelsArgs),
+    /// Serve one model (`-m URI`) or several (`--config serve.toml`) over HTTP.
+    Serve(cli::serve::ServeArgs),
+    /// Run the gateway in front of model servers.
+    Gateway(cli::gateway::GatewayArgs),
+    /// Train, log, register and serve the iris models, then print curl lines.
+    Quickstart(cli::quickstart::QuickstartArgs),
+    /// Build a self-contained serving bundle for a model.
+    Build(cli::build::BuildArgs),
+    /// Flavors this binary can serve (built-in and plugins).
+    Flavors(cli::flavors::FlavorsArgs),
+    /// A read-only web page over the tracking store.
+    Ui(cli::ui::UiArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    cli::logging::init(cli.log_format);
+    match cli.command {
+        Command::Experiments(a) => cli::tracking::experiments(a),
+        Command::Runs(a) => cli::tracking::runs(a),
+        Command::Models(a) => cli::tracking::models(a),
+        Command::Serve(a) => cli::serve::run(a),
+        Command::Gateway(a) => cli::gateway::run(a),
+        Command::Quickstart(a) => cli::quickstart::run(a),
+        Command::Build(a) => cli::build::run(a),
+        Command::Flavors(a) => cli::flavors::run(a),
+        Command::Ui(a) => cli::ui::run(a),
+    }
+}

@@ -1,0 +1,1 @@
+//! MLflow-compatible file store and model registry
