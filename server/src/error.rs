@@ -1,0 +1,1 @@
+//! API errors and their HTTP status per protocol.

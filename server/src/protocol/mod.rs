@@ -1,0 +1,1 @@
+//! Request decoding and answer encoding, one module per protocol.
