@@ -6,12 +6,15 @@
 //! - [`model`]: the [`Flavor`] and [`Model`] traits that every engine implements.
 //! - [`registry`]: picks the flavor that loads a model directory.
 //!
+//! - [`save`]: writes model directories (the save side of every flavor).
+//!
 //! This crate has no heavy dependencies: engines depend on it, never the other way round.
 
 pub mod error;
 pub mod mlmodel;
 pub mod model;
 pub mod registry;
+pub mod save;
 pub mod signature;
 pub mod tensor;
 pub mod yaml;
@@ -20,5 +23,6 @@ pub use error::FlavorError;
 pub use mlmodel::MlModel;
 pub use model::{Flavor, IoSpec, LoadContext, LoadOptions, Model};
 pub use registry::{FlavorInfo, FlavorRegistry, LoadedModel};
+pub use save::ModelDirWriter;
 pub use signature::{ColSpec, ColumnType, Schema, Signature, TensorSpec};
 pub use tensor::{DType, Tensor, TensorData, TensorError};

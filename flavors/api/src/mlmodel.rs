@@ -196,7 +196,10 @@ utc_time_created: '2025-06-01 10:00:00.000000'
         let m = MlModel::parse(MLFLOW_ONNX).unwrap();
         assert_eq!(m.flavor_names(), vec!["onnx", "python_function"]);
         assert_eq!(m.flavor("onnx").unwrap()["data"], "model.onnx");
-        assert_eq!(m.model_id.as_deref(), Some("m-0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            m.model_id.as_deref(),
+            Some("m-0123456789abcdef0123456789abcdef")
+        );
         assert_eq!(m.extra["model_size_bytes"], 1234);
         let sig = m.signature().unwrap().unwrap();
         assert!(matches!(sig.inputs, Some(Schema::Tensors(_))));

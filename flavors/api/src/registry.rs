@@ -144,7 +144,11 @@ impl FlavorRegistry {
         Err(FlavorError::NoLoadableFlavor {
             dir: dir.to_path_buf(),
             available,
-            served: self.flavors.iter().map(|(f, _)| f.name().to_string()).collect(),
+            served: self
+                .flavors
+                .iter()
+                .map(|(f, _)| f.name().to_string())
+                .collect(),
             hint,
         })
     }
@@ -178,7 +182,11 @@ mod tests {
         }
         fn load(&self, ctx: &LoadContext<'_>) -> Result<Arc<dyn Model>, FlavorError> {
             let n = ctx.flavor_config["width"].as_i64().unwrap_or(1);
-            Ok(Arc::new(Identity(vec![IoSpec::new("x", DType::F32, vec![-1, n])])))
+            Ok(Arc::new(Identity(vec![IoSpec::new(
+                "x",
+                DType::F32,
+                vec![-1, n],
+            )])))
         }
     }
 
@@ -207,7 +215,10 @@ mod tests {
         write_mlmodel(dir.path(), &["sklearn", "python_function"]);
         let mut reg = FlavorRegistry::new();
         reg.register(Arc::new(IdentityFlavor), "built-in").unwrap();
-        let err = reg.load_dir(dir.path(), &LoadOptions::default()).unwrap_err().to_string();
+        let err = reg
+            .load_dir(dir.path(), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sklearn") && err.contains("skl2onnx"), "{err}");
     }
 
@@ -215,7 +226,9 @@ mod tests {
     fn refuses_a_flavor_twice() {
         let mut reg = FlavorRegistry::new();
         reg.register(Arc::new(IdentityFlavor), "built-in").unwrap();
-        let err = reg.register(Arc::new(IdentityFlavor), "/tmp/libx.so").unwrap_err();
+        let err = reg
+            .register(Arc::new(IdentityFlavor), "/tmp/libx.so")
+            .unwrap_err();
         assert!(matches!(err, FlavorError::DuplicateFlavor { .. }));
         assert_eq!(reg.list().len(), 1);
     }

@@ -137,13 +137,21 @@ impl Schema {
             .ok_or_else(|| FlavorError::Signature("a schema must be a JSON list".into()))?;
         let is_tensor = |v: &Value| v.get("type").and_then(Value::as_str) == Some("tensor");
         if !items.is_empty() && items.iter().all(is_tensor) {
-            items.iter().map(parse_tensor_spec).collect::<Result<_, _>>().map(Schema::Tensors)
+            items
+                .iter()
+                .map(parse_tensor_spec)
+                .collect::<Result<_, _>>()
+                .map(Schema::Tensors)
         } else if items.iter().any(is_tensor) {
             Err(FlavorError::Signature(
                 "a schema mixes tensor and column specs".into(),
             ))
         } else {
-            items.iter().map(parse_col_spec).collect::<Result<_, _>>().map(Schema::Columns)
+            items
+                .iter()
+                .map(parse_col_spec)
+                .collect::<Result<_, _>>()
+                .map(Schema::Columns)
         }
     }
 
@@ -239,8 +247,9 @@ fn parse_tensor_spec(v: &Value) -> Result<TensorSpec, FlavorError> {
         .get("dtype")
         .and_then(Value::as_str)
         .ok_or_else(|| FlavorError::Signature(format!("tensor spec without dtype: {v}")))?;
-    let dtype = DType::from_numpy_name(dtype_name)
-        .ok_or_else(|| FlavorError::Signature(format!("unsupported tensor dtype {dtype_name:?}")))?;
+    let dtype = DType::from_numpy_name(dtype_name).ok_or_else(|| {
+        FlavorError::Signature(format!("unsupported tensor dtype {dtype_name:?}"))
+    })?;
     let shape = spec
         .get("shape")
         .and_then(Value::as_array)
@@ -291,7 +300,9 @@ mod tests {
             r#"[{"type": "double", "name": "sepal_length", "required": true}, {"type": "long", "name": "n"}]"#,
         )
         .unwrap();
-        let Schema::Columns(cols) = &s else { panic!("{s:?}") };
+        let Schema::Columns(cols) = &s else {
+            panic!("{s:?}")
+        };
         assert_eq!(cols[0].name.as_deref(), Some("sepal_length"));
         assert_eq!(cols[1].ty, ColumnType::Long);
         assert!(cols[1].required);
@@ -304,7 +315,9 @@ mod tests {
             r#"[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}, "name": "X"}]"#,
         )
         .unwrap();
-        let Schema::Tensors(ts) = &s else { panic!("{s:?}") };
+        let Schema::Tensors(ts) = &s else {
+            panic!("{s:?}")
+        };
         assert_eq!(ts[0].dtype, DType::F32);
         assert_eq!(ts[0].shape, vec![-1, 4]);
         assert_eq!(Schema::from_json(&s.to_json()).unwrap(), s);

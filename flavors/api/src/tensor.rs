@@ -367,11 +367,7 @@ impl Tensor {
             DType::F64 => TensorData::F64(as_f64),
             DType::F32 => TensorData::F32(as_f64.iter().map(|&x| x as f32).collect()),
             DType::I64 | DType::I32 => {
-                if from.is_float()
-                    && as_f64
-                        .iter()
-                        .any(|x| x.fract() != 0.0 || !x.is_finite())
-                {
+                if from.is_float() && as_f64.iter().any(|x| x.fract() != 0.0 || !x.is_finite()) {
                     return Err(err("the values are not whole numbers"));
                 }
                 if to == DType::I64 {
@@ -445,16 +441,29 @@ mod tests {
     #[test]
     fn cast_widens_ints_and_refuses_fractions() {
         let t = Tensor::new(vec![2], TensorData::I64(vec![1, 2])).unwrap();
-        assert_eq!(t.cast(DType::F32).unwrap().data(), &TensorData::F32(vec![1., 2.]));
+        assert_eq!(
+            t.cast(DType::F32).unwrap().data(),
+            &TensorData::F32(vec![1., 2.])
+        );
         let f = Tensor::new(vec![2], TensorData::F64(vec![1.0, 2.5])).unwrap();
         assert!(f.cast(DType::I64).is_err());
         let w = Tensor::new(vec![1], TensorData::F64(vec![3.0])).unwrap();
-        assert_eq!(w.cast(DType::I32).unwrap().data(), &TensorData::I32(vec![3]));
+        assert_eq!(
+            w.cast(DType::I32).unwrap().data(),
+            &TensorData::I32(vec![3])
+        );
     }
 
     #[test]
     fn numpy_names_round_trip() {
-        for d in [DType::Bool, DType::I32, DType::I64, DType::F32, DType::F64, DType::String] {
+        for d in [
+            DType::Bool,
+            DType::I32,
+            DType::I64,
+            DType::F32,
+            DType::F64,
+            DType::String,
+        ] {
             assert_eq!(DType::from_numpy_name(d.numpy_name()), Some(d));
         }
     }
