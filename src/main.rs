@@ -2,6 +2,7 @@
 //!
 //! A thin clap CLI: every subcommand lives in its own module under `cli/` and calls into the crates.
 
+mod bundle;
 mod cli;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Command {
     Flavors(cli::flavors::FlavorsArgs),
     /// A read-only web page over the tracking store.
     Ui(cli::ui::UiArgs),
+    /// GET an http:// URL and exit 0 on a 2xx answer (a health check for images without curl).
+    Probe(cli::probe::ProbeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::Build(a) => cli::build::run(a),
         Command::Flavors(a) => cli::flavors::run(a),
         Command::Ui(a) => cli::ui::run(a),
+        Command::Probe(a) => cli::probe::run(a),
     }
 }
