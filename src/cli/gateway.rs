@@ -1,10 +1,82 @@
-//! `homeml gateway`.
+//! `homeml gateway`: typed apps with named features in front of model servers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
 
 /// Arguments of `homeml gateway`.
 #[derive(Debug, clap::Args)]
-pub struct GatewayArgs {}
+#[command(disable_help_flag = true)]
+pub struct GatewayArgs {
+    /// The gateway config (TOML): apps, features, upstreams, keys.
+    #[arg(long, env = "HOMEML_GATEWAY_CONFIG")]
+    config: PathBuf,
+    /// Port to listen on.
+    #[arg(short = 'p', long, env = "HOMEML_GATEWAY_PORT", default_value_t = 8000)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(short = 'h', long, env = "HOMEML_GATEWAY_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
 
-/// Runs `homeml gateway`.
-pub fn run(_args: GatewayArgs) -> anyhow::Result<()> {
-    anyhow::bail!("homeml gateway is not built yet")
+/// Runs `homeml gateway` until Ctrl-C or SIGTERM.
+pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let cfg = homeml_gateway::GatewayConfig::from_path(&args.config)
+        .with_context(|| format!("loading {}", args.config.display()))?;
+    let gateway = homeml_gateway::Gateway::new(&cfg).context("building the gateway")?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| {
+            use std::net::ToSocketAddrs;
+            (args.host.as_str(), args.port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| std::io::Error::other("no address"))
+        })
+        .with_context(|| format!("resolving {}:{}", args.host, args.port))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        let apps: Vec<String> = gateway
+            .apps()
+            .iter()
+            .map(|a| format!("{} -> POST {}", a.name, a.route))
+            .collect();
+        tracing::info!(addr = %local, apps = ?apps, "homeml gateway listening (docs at /docs)");
+        gateway.serve(listener, shutdown_signal()).await?;
+        tracing::info!("homeml gateway stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,0 +1,359 @@
+//! Named features in, a row-major numeric batch out: the validation step of a request.
+//!
+//! A request body is one JSON object or a list of objects. Each object must hold exactly the app's
+//! features (unknown fields are refused), with the configured types and bounds; absent optional
+//! features take their default. Errors name the field (`sepal_length`, or `[3].sepal_length` in a batch).
+
+use serde_json::Value;
+
+use crate::config::{FeatureConfig, FeatureType};
+use crate::error::GatewayError;
+
+/// A validated batch: `rows` rows of `width` values, row-major, in the app's feature order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    /// The values, row-major.
+    pub values: Vec<f64>,
+    /// Values per row (the number of features).
+    pub width: usize,
+    /// Whether the request was a single object (not a list).
+    pub single: bool,
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// One row.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+}
+
+/// An app's features, ready to validate requests.
+#[derive(Debug, Clone)]
+pub struct FeatureSet {
+    features: Vec<FeatureConfig>,
+    /// The value of an absent feature: its default, NaN for an optional float without one, None if required.
+    fill: Vec<Option<f64>>,
+    max_rows: usize,
+}
+
+impl FeatureSet {
+    /// Builds the set; `features` must have passed [`crate::config::GatewayConfig::check`].
+    pub fn new(features: Vec<FeatureConfig>, max_rows: usize) -> Result<Self, String> {
+        let mut fill = Vec::with_capacity(features.len());
+        for f in &features {
+            let v = match &f.default {
+                Some(d) => Some(
+                    check_value(f, &crate::config::toml_to_json(d))
+                        .map_err(|e| format!("{}: default {e}", f.name))?,
+                ),
+                None if !f.required => match f.kind {
+                    FeatureType::Float => Some(f64::NAN),
+                    _ => {
+                        return Err(format!(
+                            "{}: an optional non-float feature needs a default",
+                            f.name
+                        ))
+                    }
+                },
+                None => None,
+            };
+            fill.push(v);
+        }
+        Ok(Self {
+            features,
+            fill,
+            max_rows,
+        })
+    }
+
+    /// The features in order.
+    pub fn features(&self) -> &[FeatureConfig] {
+        &self.features
+    }
+
+    /// Whether a feature must be sent.
+    pub fn is_required(&self, i: usize) -> bool {
+        self.fill[i].is_none()
+    }
+
+    /// Validates a parsed request body into rows.
+    pub fn validate(&self, body: &Value) -> Result<Rows, GatewayError> {
+        let width = self.features.len();
+        match body {
+            Value::Object(obj) => {
+                let mut values = Vec::with_capacity(width);
+                self.push_row(obj, None, &mut values)?;
+                Ok(Rows {
+                    values,
+                    width,
+                    single: true,
+                })
+            }
+            Value::Array(items) => {
+                if items.is_empty() {
+                    return Err(GatewayError::Validation {
+                        field: "$".into(),
+                        message: "empty batch".into(),
+                    });
+                }
+                if items.len() > self.max_rows {
+                    return Err(GatewayError::Validation {
+                        field: "$".into(),
+                        message: format!(
+                            "batch of {} rows, at most {} allowed",
+                            items.len(),
+                            self.max_rows
+                        ),
+                    });
+                }
+                let mut values = Vec::with_capacity(width * items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let Value::Object(obj) = item else {
+                        return Err(GatewayError::Validation {
+                            field: format!("[{i}]"),
+                            message: "expected an object of features".into(),
+                        });
+                    };
+                    self.push_row(obj, Some(i), &mut values)?;
+                }
+                Ok(Rows {
+                    values,
+                    width,
+                    single: false,
+                })
+            }
+            _ => Err(GatewayError::Validation {
+                field: "$".into(),
+                message: "expected an object of features or a list of them".into(),
+            }),
+        }
+    }
+
+    fn push_row(
+        &self,
+        obj: &serde_json::Map<String, Value>,
+        index: Option<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<(), GatewayError> {
+        let field = |name: &str| match index {
+            Some(i) => format!("[{i}].{name}"),
+            None => name.to_string(),
+        };
+        let mut seen = 0usize;
+        for (f, fill) in self.features.iter().zip(&self.fill) {
+            match obj.get(&f.name) {
+                Some(v) if !v.is_null() => {
+                    seen += 1;
+                    let x = check_value(f, v).map_err(|message| GatewayError::Validation {
+                        field: field(&f.name),
+                        message,
+                    })?;
+                    out.push(x);
+                }
+                present => {
+                    if present.is_some() {
+                        seen += 1;
+                    }
+                    match fill {
+                        Some(x) => out.push(*x),
+                        None => {
+                            return Err(GatewayError::Validation {
+                                field: field(&f.name),
+                                message: "missing required feature".into(),
+                            })
+                        }
+                    }
+                }
+            }
+        }
+        if seen != obj.len() {
+            if let Some(unknown) = obj
+                .keys()
+                .find(|k| !self.features.iter().any(|f| &f.name == *k))
+            {
+                return Err(GatewayError::Validation {
+                    field: field(unknown),
+                    message: "unknown field".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks one JSON value against a feature and returns the number sent to the model.
+pub fn check_value(f: &FeatureConfig, v: &Value) -> Result<f64, String> {
+    let x = match f.kind {
+        FeatureType::Float => match v.as_f64() {
+            Some(x) if v.is_number() => x,
+            _ => return Err(format!("expected a number, got {}", kind_of(v))),
+        },
+        FeatureType::Int => {
+            if let Some(i) = v.as_i64() {
+                i as f64
+            } else if let Some(u) = v.as_u64() {
+                u as f64
+            } else {
+                return Err(format!("expected an integer, got {}", kind_of(v)));
+            }
+        }
+        FeatureType::Bool => match v.as_bool() {
+            Some(b) => f64::from(u8::from(b)),
+            None => return Err(format!("expected a boolean, got {}", kind_of(v))),
+        },
+        FeatureType::String => {
+            let Some(s) = v.as_str() else {
+                return Err(format!("expected a string, got {}", kind_of(v)));
+            };
+            match f.categories.iter().position(|c| c == s) {
+                Some(i) => i as f64,
+                None => {
+                    return Err(format!(
+                        "{s:?} is not one of {}",
+                        f.categories
+                            .iter()
+                            .map(|c| format!("{c:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+        }
+    };
+    if let Some(lo) = f.min {
+        if x < lo {
+            return Err(format!("{x} is below the minimum {lo}"));
+        }
+    }
+    if let Some(hi) = f.max {
+        if x > hi {
+            return Err(format!("{x} is above the maximum {hi}"));
+        }
+    }
+    Ok(x)
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a float",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feature(name: &str, kind: FeatureType) -> FeatureConfig {
+        FeatureConfig {
+            name: name.into(),
+            kind,
+            required: true,
+            default: None,
+            min: None,
+            max: None,
+            categories: vec![],
+            description: None,
+        }
+    }
+
+    fn set() -> FeatureSet {
+        let mut a = feature("a", FeatureType::Float);
+        a.min = Some(0.0);
+        a.max = Some(10.0);
+        let b = feature("b", FeatureType::Int);
+        let mut c = feature("c", FeatureType::Bool);
+        c.default = Some(toml::Value::Boolean(true));
+        let mut d = feature("d", FeatureType::String);
+        d.categories = vec!["x".into(), "y".into()];
+        let mut e = feature("e", FeatureType::Float);
+        e.required = false;
+        FeatureSet::new(vec![a, b, c, d, e], 3).unwrap()
+    }
+
+    fn err_field(r: Result<Rows, GatewayError>) -> (String, String) {
+        match r {
+            Err(GatewayError::Validation { field, message }) => (field, message),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validates_one_object_in_order_with_defaults() {
+        let rows = set()
+            .validate(&json!({"d": "y", "b": 3, "a": 1.5}))
+            .unwrap();
+        assert!(rows.single);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(&rows.values[..4], &[1.5, 3.0, 1.0, 1.0]);
+        assert!(rows.values[4].is_nan());
+    }
+
+    #[test]
+    fn validates_a_batch() {
+        let rows = set()
+            .validate(&json!([{"a": 1, "b": 2, "d": "x", "e": 0.5}, {"a": 2, "b": 3, "c": false, "d": "y"}]))
+            .unwrap();
+        assert!(!rows.single);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.row(0), &[1.0, 2.0, 1.0, 0.0, 0.5]);
+        assert_eq!(&rows.row(1)[..4], &[2.0, 3.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        let s = set();
+        let (f, m) = err_field(s.validate(&json!({"b": 1, "d": "x"})));
+        assert_eq!((f.as_str(), m.as_str()), ("a", "missing required feature"));
+        let (f, m) = err_field(s.validate(&json!({"a": 1, "b": 1, "d": "x", "zz": 1})));
+        assert_eq!((f.as_str(), m.as_str()), ("zz", "unknown field"));
+        let (f, m) = err_field(s.validate(&json!({"a": "1", "b": 1, "d": "x"})));
+        assert_eq!(f, "a");
+        assert!(m.contains("expected a number"), "{m}");
+        let (f, m) = err_field(s.validate(&json!({"a": 11, "b": 1, "d": "x"})));
+        assert_eq!(f, "a");
+        assert!(m.contains("maximum"), "{m}");
+        let (f, _) = err_field(s.validate(&json!({"a": 1, "b": 1.5, "d": "x"})));
+        assert_eq!(f, "b");
+        let (f, m) = err_field(s.validate(&json!({"a": 1, "b": 1, "d": "z"})));
+        assert_eq!(f, "d");
+        assert!(m.contains("not one of"), "{m}");
+        let (f, _) = err_field(
+            s.validate(&json!([{"a": 1, "b": 1, "d": "x"}, {"a": -1, "b": 1, "d": "x"}])),
+        );
+        assert_eq!(f, "[1].a");
+        let (f, _) = err_field(s.validate(&json!([{"a": 1, "b": 1, "d": "x"}, 3])));
+        assert_eq!(f, "[1]");
+        let (f, m) = err_field(s.validate(&json!([{}, {}, {}, {}])));
+        assert_eq!(f, "$");
+        assert!(m.contains("at most 3"), "{m}");
+        let (f, _) = err_field(s.validate(&json!(5)));
+        assert_eq!(f, "$");
+    }
+
+    #[test]
+    fn null_means_absent() {
+        let rows = set()
+            .validate(&json!({"a": 1, "b": 1, "d": "x", "c": null}))
+            .unwrap();
+        assert_eq!(rows.values[2], 1.0);
+        let (f, _) = err_field(set().validate(&json!({"a": null, "b": 1, "d": "x"})));
+        assert_eq!(f, "a");
+    }
+}
