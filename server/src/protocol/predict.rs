@@ -1,0 +1,171 @@
+//! `POST /predict`: the old BentoML service's protocol.
+//!
+//! The request is a bare JSON 2-D array of rows (`[[5.1, 3.5, 1.4, 0.2], ...]`); a list of records
+//! (`[{"sepal_length": 5.1, ...}]`) is accepted too for models with a named-column signature. The answer
+//! is a bare JSON array of the model's first output (for classifiers, the label), one entry per row: a
+//! value for `[-1]` and `[-1, 1]` outputs, a list otherwise. Non-finite floats are encoded as described
+//! in [`super::json`]. Missing Content-Type is read as JSON; another type than JSON is 415.
+
+use homeml_flavor::Tensor;
+use serde_json::Value;
+
+use super::schema::{self, flatten, Payload};
+use super::{json, media_type, Encoded, InferInput, ModelInfo, ResponsePlan};
+use crate::error::ApiError;
+
+/// Decodes a `/predict` request for `model`.
+pub fn decode(
+    content_type: Option<&str>,
+    body: &[u8],
+    model: &ModelInfo,
+) -> Result<(InferInput, ResponsePlan), ApiError> {
+    let media = content_type.map(media_type).unwrap_or_default();
+    if !matches!(media.as_str(), "" | "application/json") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "content type {media:?} is not supported: send application/json"
+        )));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let Value::Array(rows) = &value else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON list of rows, e.g. [[5.1, 3.5, 1.4, 0.2]]".into(),
+        ));
+    };
+    let payload = if rows.first().is_some_and(Value::is_object) {
+        records(rows)?
+    } else {
+        let data = flatten(&value, "rows")?;
+        if data.shape.len() != 2 {
+            return Err(ApiError::BadRequest(format!(
+                "the body must be a 2-D list of rows, got shape {:?}",
+                data.shape
+            )));
+        }
+        Payload::Tensor(data)
+    };
+    Ok((schema::assemble(payload, model)?, ResponsePlan::Predict))
+}
+
+fn records(rows: &[Value]) -> Result<Payload<'_>, ApiError> {
+    static NULL: Value = Value::Null;
+    let mut names: Vec<&str> = Vec::new();
+    for (r, row) in rows.iter().enumerate() {
+        let Value::Object(rec) = row else {
+            return Err(ApiError::BadRequest(format!("row {r} is not an object")));
+        };
+        for k in rec.keys() {
+            if !names.contains(&k.as_str()) {
+                names.push(k);
+            }
+        }
+    }
+    let columns = names
+        .iter()
+        .map(|name| schema::Column {
+            name: Some((*name).to_string()),
+            data: schema::Data::cells(
+                vec![rows.len()],
+                rows.iter()
+                    .map(|row| schema::Cell::Json(row.get(*name).unwrap_or(&NULL)))
+                    .collect(),
+            ),
+        })
+        .collect();
+    Ok(Payload::Frame {
+        columns,
+        rows: rows.len(),
+    })
+}
+
+/// Encodes the first output as a bare JSON array, one entry per row.
+pub fn encode(
+    outputs: Vec<Tensor>,
+    model: &ModelInfo,
+    plan: &ResponsePlan,
+) -> Result<Encoded, ApiError> {
+    if !matches!(plan, ResponsePlan::Predict) {
+        return Err(ApiError::Internal(
+            "a /predict answer was asked for a request of another protocol".into(),
+        ));
+    }
+    let Some(first) = outputs.first() else {
+        return Err(ApiError::Internal(format!(
+            "model {} returned no outputs",
+            model.name
+        )));
+    };
+    let mut out = Vec::with_capacity(16 + first.len() * 12);
+    json::write_rows(&mut out, first);
+    Ok(Encoded::json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeml_flavor::{ColumnType, DType, IoSpec, Schema, Signature, TensorData};
+
+    fn model(signature: Option<Signature>) -> ModelInfo {
+        ModelInfo {
+            name: "iris".into(),
+            version: "1".into(),
+            platform: "onnx".into(),
+            inputs: vec![IoSpec::new("X", DType::F32, vec![-1, 2])],
+            outputs: vec![
+                IoSpec::new("label", DType::I64, vec![-1]),
+                IoSpec::new("probabilities", DType::F32, vec![-1, 2]),
+            ],
+            signature,
+        }
+    }
+
+    #[test]
+    fn bare_rows_in_bare_labels_out() {
+        let m = model(None);
+        let (input, plan) = decode(None, b"[[1, 2], [3.5, 4]]", &m).unwrap();
+        assert_eq!(input.rows, 2);
+        assert_eq!(
+            input.tensors[0].data(),
+            &TensorData::F32(vec![1.0, 2.0, 3.5, 4.0])
+        );
+        let outputs = vec![
+            Tensor::new(vec![2], TensorData::I64(vec![1, 0])).unwrap(),
+            Tensor::f32_matrix(2, 2, vec![0.1, 0.9, 0.8, 0.2]).unwrap(),
+        ];
+        let e = encode(outputs, &m, &plan).unwrap();
+        assert_eq!(&e.body[..], b"[1,0]");
+        let reg = vec![Tensor::f32_matrix(2, 1, vec![1.5, f32::NAN]).unwrap()];
+        assert_eq!(&encode(reg, &m, &plan).unwrap().body[..], b"[1.5,null]");
+    }
+
+    #[test]
+    fn records_for_named_columns() {
+        let sig = Signature {
+            inputs: Some(Schema::columns(&["a", "b"], ColumnType::Double)),
+            outputs: None,
+            params: None,
+        };
+        let m = model(Some(sig));
+        let (input, _) = decode(Some("application/json"), br#"[{"b": 2, "a": 1}]"#, &m).unwrap();
+        assert_eq!(input.tensors[0].data(), &TensorData::F32(vec![1.0, 2.0]));
+        let e = decode(None, br#"[{"a": 1}]"#, &m).unwrap_err();
+        assert!(e.to_string().contains("missing column \"b\""), "{e}");
+    }
+
+    #[test]
+    fn errors() {
+        let m = model(None);
+        for body in [
+            &b"{\"inputs\": 1}"[..],
+            b"[1, 2]",
+            b"nope",
+            b"[[1, 2, 3]]",
+            b"[[1], [2, 3]]",
+        ] {
+            let e = decode(None, body, &m).unwrap_err();
+            assert!(matches!(e, ApiError::BadRequest(_)), "{e:?}");
+        }
+        let e = decode(Some("text/csv"), b"1,2", &m).unwrap_err();
+        assert!(matches!(e, ApiError::UnsupportedMediaType(_)));
+    }
+}
