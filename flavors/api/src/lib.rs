@@ -13,6 +13,7 @@
 pub mod error;
 pub mod mlmodel;
 pub mod model;
+pub mod plugin;
 pub mod registry;
 pub mod save;
 pub mod signature;
