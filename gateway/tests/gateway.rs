@@ -22,7 +22,12 @@ async fn predicts_with_named_features_over_v2() {
     let http = Http::new();
 
     let r = http
-        .post(gw.addr, "/apps/iris/predict", &[("x-request-id", "req-42")], setosa())
+        .post(
+            gw.addr,
+            "/apps/iris/predict",
+            &[("x-request-id", "req-42")],
+            setosa(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
@@ -66,7 +71,9 @@ async fn predicts_with_named_features_over_v2() {
     assert_eq!(body["inputs"][0]["data"][11], json!(1.0));
 
     // No request id: one is generated, returned and passed upstream.
-    let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+    let r = http
+        .post(gw.addr, "/apps/iris/predict", &[], setosa())
+        .await;
     let rid = r.json()["request_id"].as_str().unwrap().to_string();
     assert_eq!(rid.len(), 32, "{rid}");
     assert_eq!(r.headers["x-request-id"], rid.as_str());
@@ -79,30 +86,75 @@ async fn validation_errors_name_the_field() {
     let gw = gateway(&app("iris", "", &upstream("v1", &s.url(), "")), &[]).await;
     let http = Http::new();
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "colour": "red"}), "colour", "unknown"),
-        (json!({"sepal_length": 5.1, "sepal_width": 3.5}), "petal_length", "missing"),
-        (json!({"sepal_length": "5.1", "sepal_width": 3.5, "petal_length": 1.4}), "sepal_length", "number"),
-        (json!({"sepal_length": 5.1, "sepal_width": 30.5, "petal_length": 1.4}), "sepal_width", "maximum"),
-        (json!({"sepal_length": -1, "sepal_width": 3.5, "petal_length": 1.4}), "sepal_length", "minimum"),
-        (json!([setosa(), {"sepal_length": 5.1}]), "[1].sepal_width", "missing"),
+        (
+            json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "colour": "red"}),
+            "colour",
+            "unknown",
+        ),
+        (
+            json!({"sepal_length": 5.1, "sepal_width": 3.5}),
+            "petal_length",
+            "missing",
+        ),
+        (
+            json!({"sepal_length": "5.1", "sepal_width": 3.5, "petal_length": 1.4}),
+            "sepal_length",
+            "number",
+        ),
+        (
+            json!({"sepal_length": 5.1, "sepal_width": 30.5, "petal_length": 1.4}),
+            "sepal_width",
+            "maximum",
+        ),
+        (
+            json!({"sepal_length": -1, "sepal_width": 3.5, "petal_length": 1.4}),
+            "sepal_length",
+            "minimum",
+        ),
+        (
+            json!([setosa(), {"sepal_length": 5.1}]),
+            "[1].sepal_width",
+            "missing",
+        ),
         (json!("setosa"), "$", "expected"),
         (json!([]), "$", "empty"),
     ];
     for (body, field, msg) in cases {
-        let r = http.post(gw.addr, "/apps/iris/predict", &[], body.clone()).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.text());
+        let r = http
+            .post(gw.addr, "/apps/iris/predict", &[], body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text()
+        );
         let v = r.json();
         assert_eq!(v["error"]["code"], "validation_error");
         assert_eq!(v["error"]["field"], field, "{body}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(msg), "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(msg),
+            "{body}: {v}"
+        );
     }
     let r = http
-        .send(Method::POST, gw.addr, "/apps/iris/predict", &[], "{not json")
+        .send(
+            Method::POST,
+            gw.addr,
+            "/apps/iris/predict",
+            &[],
+            "{not json",
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["error"]["code"], "bad_request");
     let r = http
-        .post(gw.addr, "/apps/iris/predict?probabilities=perhaps", &[], setosa())
+        .post(
+            gw.addr,
+            "/apps/iris/predict?probabilities=perhaps",
+            &[],
+            setosa(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["error"]["field"], "probabilities");
@@ -128,7 +180,12 @@ async fn speaks_mlflow_inputs_and_dataframe_split() {
     let gw = gateway(&cfg, &[]).await;
     let http = Http::new();
     let r = http
-        .post(gw.addr, "/apps/iris/predict?probabilities=1", &[], virginica())
+        .post(
+            gw.addr,
+            "/apps/iris/predict?probabilities=1",
+            &[],
+            virginica(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
@@ -164,7 +221,9 @@ async fn ab_split_follows_the_weights() {
     let n = 800;
     let mut to_b = 0;
     for _ in 0..n {
-        let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+        let r = http
+            .post(gw.addr, "/apps/iris/predict", &[], setosa())
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let v = r.json();
         if v["upstream"] == "b" {
@@ -202,9 +261,15 @@ async fn sticky_header_pins_an_upstream() {
             seen.insert(r.json()["upstream"].as_str().unwrap().to_string());
         }
         assert_eq!(seen.len(), 1, "{u} moved between upstreams: {seen:?}");
-        *users_on.entry(seen.into_iter().next().unwrap()).or_insert(0) += 1;
+        *users_on
+            .entry(seen.into_iter().next().unwrap())
+            .or_insert(0) += 1;
     }
-    assert_eq!(users_on.len(), 2, "users should spread over both: {users_on:?}");
+    assert_eq!(
+        users_on.len(),
+        2,
+        "users should spread over both: {users_on:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +294,9 @@ async fn shadow_is_compared_but_never_returned() {
     let http = Http::new();
     let n = 30;
     for _ in 0..n {
-        let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+        let r = http
+            .post(gw.addr, "/apps/iris/predict", &[], setosa())
+            .await;
         assert_eq!(r.status, StatusCode::OK);
         let v = r.json();
         assert_eq!(v["label"], "setosa");
@@ -238,7 +305,11 @@ async fn shadow_is_compared_but_never_returned() {
         assert_eq!(v["model"]["version"], "prod");
         assert!(!r.text().contains("candidate") && !r.text().contains("cand"));
     }
-    assert!(eventually(|| shadow.hits() == n).await, "shadow got {}", shadow.hits());
+    assert!(
+        eventually(|| shadow.hits() == n).await,
+        "shadow got {}",
+        shadow.hits()
+    );
     assert!(eventually(|| gw.gateway.metrics().shadow_disagreements("iris") == n as u64).await);
     // The shadow saw the same request ids as the primary.
     assert_eq!(
@@ -247,13 +318,18 @@ async fn shadow_is_compared_but_never_returned() {
     );
     // A hung shadow changes nothing for the client.
     for _ in 0..5 {
-        let r = http.post(gw.addr, "/apps/iris2/predict", &[], virginica()).await;
+        let r = http
+            .post(gw.addr, "/apps/iris2/predict", &[], virginica())
+            .await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.json()["label"], "virginica");
     }
     let m = http.get(gw.addr, "/metrics").await.text();
     assert_eq!(
-        metric(&m, "homeml_gateway_shadow_disagreements_total{app=\"iris\"}"),
+        metric(
+            &m,
+            "homeml_gateway_shadow_disagreements_total{app=\"iris\"}"
+        ),
         Some(n as f64)
     );
 }
@@ -267,7 +343,11 @@ async fn retries_connect_failures_only() {
         upstream("dead", &dead, "weight = 100"),
         upstream("good", &good.url(), "weight = 1")
     );
-    let only_dead = upstream("dead2", &format!("http://127.0.0.1:{}", closed_port().await), "");
+    let only_dead = upstream(
+        "dead2",
+        &format!("http://127.0.0.1:{}", closed_port().await),
+        "",
+    );
     let cfg = format!(
         "{}{}",
         app("iris", "[apps.health]\nfailure_threshold = 1000", &ups),
@@ -280,18 +360,25 @@ async fn retries_connect_failures_only() {
     let gw = gateway(&cfg, &[]).await;
     let http = Http::new();
     for _ in 0..10 {
-        let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+        let r = http
+            .post(gw.addr, "/apps/iris/predict", &[], setosa())
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert_eq!(r.json()["upstream"], "good");
     }
     assert_eq!(good.hits(), 10);
-    let r = http.post(gw.addr, "/apps/lost/predict", &[], setosa()).await;
+    let r = http
+        .post(gw.addr, "/apps/lost/predict", &[], setosa())
+        .await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_error");
     let m = http.get(gw.addr, "/metrics").await.text();
     // One try plus max_retries = 2 retries, all connect failures.
     assert_eq!(
-        metric(&m, "homeml_gateway_upstream_errors_total{upstream=\"dead2\",kind=\"connect\"}"),
+        metric(
+            &m,
+            "homeml_gateway_upstream_errors_total{upstream=\"dead2\",kind=\"connect\"}"
+        ),
         Some(3.0),
         "{m}"
     );
@@ -301,11 +388,7 @@ async fn retries_connect_failures_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_answer_504_and_are_not_retried() {
     let hung = stub(Behavior::Hang).await;
-    let ups = upstream(
-        "slow",
-        &hung.url(),
-        "timeout_ms = 300\n",
-    );
+    let ups = upstream("slow", &hung.url(), "timeout_ms = 300\n");
     let cfg = app(
         "iris",
         "[apps.retry]\nmax_retries = 3\n[apps.input]\nname = \"float_input\"",
@@ -313,17 +396,25 @@ async fn timeouts_answer_504_and_are_not_retried() {
     );
     let gw = gateway(&cfg, &[]).await;
     let http = Http::new();
-    let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+    let r = http
+        .post(gw.addr, "/apps/iris/predict", &[], setosa())
+        .await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], "upstream_timeout");
     assert_eq!(hung.hits(), 1, "a timed-out call must not be retried");
     let m = http.get(gw.addr, "/metrics").await.text();
     assert_eq!(
-        metric(&m, "homeml_gateway_upstream_errors_total{upstream=\"slow\",kind=\"timeout\"}"),
+        metric(
+            &m,
+            "homeml_gateway_upstream_errors_total{upstream=\"slow\",kind=\"timeout\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        metric(&m, "homeml_gateway_requests_total{app=\"iris\",upstream=\"slow\",status=\"504\"}"),
+        metric(
+            &m,
+            "homeml_gateway_requests_total{app=\"iris\",upstream=\"slow\",status=\"504\"}"
+        ),
         Some(1.0)
     );
 }
@@ -346,7 +437,9 @@ async fn passive_health_skips_a_failing_upstream() {
     let http = Http::new();
     let mut failed = 0;
     for _ in 0..60 {
-        let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+        let r = http
+            .post(gw.addr, "/apps/iris/predict", &[], setosa())
+            .await;
         if r.status != StatusCode::OK {
             assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
             failed += 1;
@@ -358,7 +451,10 @@ async fn passive_health_skips_a_failing_upstream() {
     assert_eq!(good.hits(), 57);
     let m = http.get(gw.addr, "/metrics").await.text();
     assert_eq!(
-        metric(&m, "homeml_gateway_upstream_ejections_total{upstream=\"bad\"}"),
+        metric(
+            &m,
+            "homeml_gateway_upstream_ejections_total{upstream=\"bad\"}"
+        ),
         Some(1.0)
     );
 }
@@ -386,11 +482,18 @@ async fn api_keys_401_403_and_rate_limits() {
     let path = "/apps/iris/predict";
 
     let missing = http.post(gw.addr, path, &[], setosa()).await;
-    let wrong = http.post(gw.addr, path, &[("x-api-key", "alice-secreT")], setosa()).await;
+    let wrong = http
+        .post(gw.addr, path, &[("x-api-key", "alice-secreT")], setosa())
+        .await;
     assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(missing.body, wrong.body, "401 must not tell missing from wrong");
-    let forbidden = http.post(gw.addr, path, &[("x-api-key", "bob-secret")], setosa()).await;
+    assert_eq!(
+        missing.body, wrong.body,
+        "401 must not tell missing from wrong"
+    );
+    let forbidden = http
+        .post(gw.addr, path, &[("x-api-key", "bob-secret")], setosa())
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     let (a, b) = (missing.json(), forbidden.json());
     assert_eq!(
@@ -401,25 +504,35 @@ async fn api_keys_401_403_and_rate_limits() {
     for body in [&missing.text(), &forbidden.text()] {
         assert!(!body.contains("alice") && !body.contains("bob") && !body.contains("secret"));
     }
-    let ok = http.post(gw.addr, path, &[("x-api-key", "alice-secret")], setosa()).await;
+    let ok = http
+        .post(gw.addr, path, &[("x-api-key", "alice-secret")], setosa())
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     // auth = false: no key needed.
-    let open = http.post(gw.addr, "/apps/open/predict", &[], setosa()).await;
+    let open = http
+        .post(gw.addr, "/apps/open/predict", &[], setosa())
+        .await;
     assert_eq!(open.status, StatusCode::OK);
     assert_eq!(s.hits(), 2, "refused requests must not reach the model");
 
     // carol: burst 2, then 429 with Retry-After.
     for _ in 0..2 {
-        let r = http.post(gw.addr, path, &[("x-api-key", "carol-secret")], setosa()).await;
+        let r = http
+            .post(gw.addr, path, &[("x-api-key", "carol-secret")], setosa())
+            .await;
         assert_eq!(r.status, StatusCode::OK);
     }
-    let r = http.post(gw.addr, path, &[("x-api-key", "carol-secret")], setosa()).await;
+    let r = http
+        .post(gw.addr, path, &[("x-api-key", "carol-secret")], setosa())
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     let after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(after >= 1);
     assert_eq!(r.json()["error"]["code"], "rate_limited");
     // alice is not limited by carol's bucket.
-    let r = http.post(gw.addr, path, &[("x-api-key", "alice-secret")], setosa()).await;
+    let r = http
+        .post(gw.addr, path, &[("x-api-key", "alice-secret")], setosa())
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -432,7 +545,9 @@ async fn body_limit_413() {
     );
     let gw = gateway(&cfg, &[]).await;
     let http = Http::new();
-    let r = http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+    let r = http
+        .post(gw.addr, "/apps/iris/predict", &[], setosa())
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let big = json!([setosa(), setosa(), setosa(), setosa()]);
     let r = http.post(gw.addr, "/apps/iris/predict", &[], big).await;
@@ -451,13 +566,28 @@ async fn health_docs_and_routes() {
     assert_eq!(r.json()["status"], "ok");
     let r = http.get(gw.addr, "/docs").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = r.text();
-    for needle in ["/apps/iris/predict", "sepal_length", "petal_width", "setosa", "iris_features"] {
+    for needle in [
+        "/apps/iris/predict",
+        "sepal_length",
+        "petal_width",
+        "setosa",
+        "iris_features",
+    ] {
         assert!(html.contains(needle), "docs lack {needle}");
     }
-    assert!(!html.contains("http://") && !html.contains("https://"), "docs must be self-contained");
-    assert_eq!(http.get(gw.addr, "/nope").await.status, StatusCode::NOT_FOUND);
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "docs must be self-contained"
+    );
+    assert_eq!(
+        http.get(gw.addr, "/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         http.get(gw.addr, "/apps/iris/predict").await.status,
         StatusCode::METHOD_NOT_ALLOWED
@@ -481,15 +611,24 @@ async fn openapi_passes_openapi_spec_validator() {
     assert_eq!(doc["openapi"], "3.1.0");
     let iris = &doc["components"]["schemas"]["iris_features"];
     assert_eq!(
-        iris["properties"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        iris["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         vec!["petal_length", "petal_width", "sepal_length", "sepal_width"]
     );
-    assert_eq!(iris["required"], json!(["sepal_length", "sepal_width", "petal_length"]));
+    assert_eq!(
+        iris["required"],
+        json!(["sepal_length", "sepal_width", "petal_length"])
+    );
     assert_eq!(
         doc["components"]["schemas"]["churn_features"]["properties"]["plan"]["enum"],
         json!(["free", "pro", null])
     );
-    assert!(doc["paths"]["/apps/churn/predict"]["post"].get("security").is_none());
+    assert!(doc["paths"]["/apps/churn/predict"]["post"]
+        .get("security")
+        .is_none());
     assert!(doc["paths"]["/apps/iris/predict"]["post"]["security"].is_array());
 
     let dir = tempfile::tempdir().unwrap();
@@ -500,7 +639,12 @@ async fn openapi_passes_openapi_spec_validator() {
         .args(["-m", "openapi_spec_validator"])
         .arg(&file)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {} (set HOMEML_PYTHON or run scripts/setup-venv.sh): {e}", py.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (set HOMEML_PYTHON or run scripts/setup-venv.sh): {e}",
+                py.display()
+            )
+        });
     assert!(
         out.status.success(),
         "openapi-spec-validator refused the document:\n{}\n{}",
@@ -531,25 +675,41 @@ async fn metrics_pass_promtool() {
     let gw = gateway(&cfg, &[]).await;
     let http = Http::new();
     for _ in 0..5 {
-        http.post(gw.addr, "/apps/iris/predict", &[], setosa()).await;
+        http.post(gw.addr, "/apps/iris/predict", &[], setosa())
+            .await;
     }
-    http.post(gw.addr, "/apps/iris/predict", &[], json!({})).await;
+    http.post(gw.addr, "/apps/iris/predict", &[], json!({}))
+        .await;
     assert!(
-        eventually(|| gw.gateway.metrics().render().contains("homeml_gateway_shadow_errors_total{app=\"iris\"} 5")).await
+        eventually(|| gw
+            .gateway
+            .metrics()
+            .render()
+            .contains("homeml_gateway_shadow_errors_total{app=\"iris\"} 5"))
+        .await
     );
     let r = http.get(gw.addr, "/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.text();
     assert_eq!(
-        metric(&text, "homeml_gateway_requests_total{app=\"iris\",upstream=\"v1\",status=\"200\"}"),
+        metric(
+            &text,
+            "homeml_gateway_requests_total{app=\"iris\",upstream=\"v1\",status=\"200\"}"
+        ),
         Some(5.0)
     );
     assert_eq!(
-        metric(&text, "homeml_gateway_requests_total{app=\"iris\",upstream=\"none\",status=\"422\"}"),
+        metric(
+            &text,
+            "homeml_gateway_requests_total{app=\"iris\",upstream=\"none\",status=\"422\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        metric(&text, "homeml_gateway_request_duration_seconds_count{app=\"iris\"}"),
+        metric(
+            &text,
+            "homeml_gateway_request_duration_seconds_count{app=\"iris\"}"
+        ),
         Some(6.0)
     );
     use std::io::Write;
@@ -560,7 +720,12 @@ async fn metrics_pass_promtool() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool is needed (apt-get install prometheus; scripts/test.sh installs it)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

@@ -48,7 +48,12 @@ pub fn linear_model(x: &[f64]) -> (usize, Vec<f64>) {
 #[derive(Clone, Debug)]
 pub enum Behavior {
     /// Answers V2 and MLflow with the linear model; `shift` adds to the class index (to disagree).
-    Model { name: String, version: String, input: String, shift: usize },
+    Model {
+        name: String,
+        version: String,
+        input: String,
+        shift: usize,
+    },
     /// Never answers infer calls (metadata still answers).
     Hang,
     /// Answers infer calls with 500.
@@ -175,7 +180,8 @@ async fn handle(
                                {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]}]}),
         );
     }
-    let is_v2 = method == Method::POST && path.starts_with("/v2/models/") && path.ends_with("/infer");
+    let is_v2 =
+        method == Method::POST && path.starts_with("/v2/models/") && path.ends_with("/infer");
     let is_mlflow = method == Method::POST && path == "/invocations";
     if !is_v2 && !is_mlflow {
         return json_resp(StatusCode::NOT_FOUND, json!({"error": "not found"}));
@@ -218,11 +224,12 @@ async fn handle(
         probs.push(p);
     }
     if is_v2 {
-        let wanted: Option<Vec<String>> = parsed.get("outputs").and_then(Value::as_array).map(|o| {
-            o.iter()
-                .filter_map(|x| x["name"].as_str().map(str::to_string))
-                .collect()
-        });
+        let wanted: Option<Vec<String>> =
+            parsed.get("outputs").and_then(Value::as_array).map(|o| {
+                o.iter()
+                    .filter_map(|x| x["name"].as_str().map(str::to_string))
+                    .collect()
+            });
         let mut outputs = vec![
             json!({"name": "label", "datatype": "INT64", "shape": [rows.len()], "data": labels}),
             json!({"name": "probabilities", "datatype": "FP32", "shape": [rows.len(), 3],
@@ -399,8 +406,15 @@ impl Http {
         }
     }
 
-    pub async fn post(&self, addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Value) -> Answer {
-        self.send(Method::POST, addr, path, headers, body.to_string()).await
+    pub async fn post(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Answer {
+        self.send(Method::POST, addr, path, headers, body.to_string())
+            .await
     }
 
     pub async fn get(&self, addr: SocketAddr, path: &str) -> Answer {
