@@ -233,8 +233,8 @@ fn to_bool(cell: Cell<'_>) -> Option<bool> {
     match cell {
         Cell::Json(Value::Bool(b)) => Some(*b),
         Cell::Json(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x == 0.0 => Some(false),
-            Some(x) if x == 1.0 => Some(true),
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
             _ => None,
         },
         Cell::Json(_) => None,
