@@ -1,0 +1,249 @@
+//! The HTTP server: accepting connections, limits, and graceful shutdown.
+//!
+//! One hyper HTTP/1.1 connection per TCP stream, with keep-alive. Protection:
+//! - at most `max_connections` connections are served at once (a semaphore; further connections wait
+//!   in the listen backlog);
+//! - a client has `header_read_timeout` to send a request's headers, else the connection is closed
+//!   (slowloris);
+//! - bodies larger than `max_body_bytes` get 413 without being read (see the router).
+//!
+//! Graceful shutdown ([`ServerHandle::shutdown`], or a signal in the CLI) stops accepting, lets every
+//! request in flight finish (closing idle keep-alive connections), waits at most `shutdown_grace`, then
+//! stops the model reloaders and lets the batchers drain.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use homeml_flavor::FlavorRegistry;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{ConfigError, Limits, ServerConfig};
+use crate::manager::{ManagerError, ModelManager};
+use crate::metrics::Metrics;
+use crate::resolve::Resolver;
+use crate::router::{self, AppState};
+
+/// Errors starting a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// host:port.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model could not be loaded.
+    #[error(transparent)]
+    Model(#[from] ManagerError),
+}
+
+/// The inference server.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Binds `config.host:config.port` (port 0 picks a free port), loads every configured model with
+    /// `registry` (each on a blocking thread; while loading, health checks answer 503), and serves.
+    /// Fails if the address cannot be bound or a model cannot be loaded. Must be called within a tokio
+    /// runtime.
+    pub async fn start(
+        config: ServerConfig,
+        registry: FlavorRegistry,
+    ) -> Result<ServerHandle, ServerError> {
+        config.validate()?;
+        let bind = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: bind.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+        let metrics = Arc::new(Metrics::new());
+        let manager = Arc::new(ModelManager::new(
+            Arc::new(registry),
+            Resolver::new(config.tracking_uri.clone()),
+            metrics.clone(),
+        ));
+        let state = Arc::new(AppState {
+            manager: manager.clone(),
+            metrics: metrics.clone(),
+            limits: config.limits.clone(),
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(false);
+        tokio::spawn(accept_loop(
+            listener,
+            state,
+            config.limits.clone(),
+            shutdown_rx,
+            done_tx,
+        ));
+        let handle = ServerHandle {
+            addr,
+            shutdown_tx,
+            done_rx,
+            manager,
+            metrics,
+        };
+        for model in config.models {
+            if let Err(e) = handle.manager.add(model).await {
+                handle.shutdown();
+                handle.wait().await;
+                return Err(e.into());
+            }
+        }
+        tracing::info!(addr = %addr, models = ?handle.manager.names(), "homeml serving");
+        Ok(handle)
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    done_rx: watch::Receiver<bool>,
+    manager: Arc<ModelManager>,
+    metrics: Arc<Metrics>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (with the port picked when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The models, for lifecycle operations from the process itself.
+    pub fn manager(&self) -> &Arc<ModelManager> {
+        &self.manager
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Starts a graceful shutdown: stop accepting, finish requests in flight. Returns at once; see
+    /// [`ServerHandle::wait`].
+    pub fn shutdown(&self) {
+        self.shutdown_tx.send_replace(true);
+    }
+
+    /// Completes when the server has stopped (after [`ServerHandle::shutdown`] and the drain).
+    pub async fn wait(&self) {
+        let mut rx = self.done_rx.clone();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    /// Shuts down gracefully and waits for the drain.
+    pub async fn shutdown_and_wait(self) {
+        self.shutdown();
+        self.wait().await;
+    }
+}
+
+async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
+    // An error means the handle is gone: shut down too.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+    done: watch::Sender<bool>,
+) {
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
+    let slots = Arc::new(Semaphore::new(max as usize));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = wait_for_shutdown(&mut shutdown) => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = wait_for_shutdown(&mut shutdown) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            state.clone(),
+            limits.header_read_timeout,
+            shutdown.clone(),
+            permit,
+        ));
+    }
+    drop(listener);
+    tracing::info!("no longer accepting connections; finishing requests in flight");
+    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(max))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_s = limits.shutdown_grace.as_secs_f64(),
+            "requests still in flight after the grace period; closing"
+        );
+    }
+    state.manager.stop_reloaders();
+    tracing::info!("server stopped");
+    done.send_replace(true);
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    header_read_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(router::handle(state, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = wait_for_shutdown(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
+}

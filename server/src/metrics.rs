@@ -1,0 +1,382 @@
+//! Prometheus metrics, kept in atomics and written in the text exposition format (0.0.4).
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `homeml_requests_total` | counter | model, protocol, status |
+//! | `homeml_request_duration_seconds` | histogram | model, protocol |
+//! | `homeml_queue_wait_seconds` | histogram | model |
+//! | `homeml_compute_duration_seconds` | histogram | model |
+//! | `homeml_batch_rows` | histogram | model |
+//! | `homeml_batch_requests` | histogram | model |
+//! | `homeml_queue_depth` | gauge | model |
+//! | `homeml_skipped_requests_total` | counter | model, reason (`client_gone`, `deadline`) |
+//! | `homeml_model_load_duration_seconds` | gauge | model (the last load) |
+//! | `homeml_model_loads_total` | counter | model, result (`ok`, `error`) |
+//! | `homeml_model_ready` | gauge | model |
+//!
+//! Requests that name no served model are counted under `model=""` so that clients cannot grow the
+//! label set.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Latency buckets in seconds: 50 us .. 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+];
+/// Batch size buckets (rows or requests).
+const SIZE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+/// A histogram with fixed buckets, updated without locks.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_bits: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, v: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut cur = self.sum_bits.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + v).to_bits();
+            match self.sum_bits.compare_exchange_weak(
+                cur,
+                new,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count();
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        let sum = f64::from_bits(self.sum_bits.load(Ordering::Relaxed));
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// The metrics of one model name (kept across reloads of its versions).
+#[derive(Debug)]
+pub struct ModelMetrics {
+    /// Time from enqueue to the start of the model call.
+    pub queue_wait: Histogram,
+    /// Duration of one model call.
+    pub compute: Histogram,
+    /// Rows per model call.
+    pub batch_rows: Histogram,
+    /// Requests per model call.
+    pub batch_requests: Histogram,
+    /// Requests waiting in the queue.
+    pub queue_depth: AtomicI64,
+    /// Requests dropped before compute because the client had gone.
+    pub skipped_client_gone: AtomicU64,
+    /// Requests dropped before compute because their deadline had passed.
+    pub skipped_deadline: AtomicU64,
+    /// Seconds the last load took (as f64 bits).
+    load_seconds_bits: AtomicU64,
+    /// Successful loads.
+    pub loads_ok: AtomicU64,
+    /// Failed loads.
+    pub loads_failed: AtomicU64,
+    /// 1 when the model serves.
+    pub ready: AtomicI64,
+}
+
+impl ModelMetrics {
+    fn new() -> ModelMetrics {
+        ModelMetrics {
+            queue_wait: Histogram::new(LATENCY_BUCKETS),
+            compute: Histogram::new(LATENCY_BUCKETS),
+            batch_rows: Histogram::new(SIZE_BUCKETS),
+            batch_requests: Histogram::new(SIZE_BUCKETS),
+            queue_depth: AtomicI64::new(0),
+            skipped_client_gone: AtomicU64::new(0),
+            skipped_deadline: AtomicU64::new(0),
+            load_seconds_bits: AtomicU64::new(0f64.to_bits()),
+            loads_ok: AtomicU64::new(0),
+            loads_failed: AtomicU64::new(0),
+            ready: AtomicI64::new(0),
+        }
+    }
+
+    /// Records a load attempt.
+    pub fn record_load(&self, took: Duration, ok: bool) {
+        if ok {
+            self.load_seconds_bits
+                .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
+            self.loads_ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.loads_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for ModelMetrics {
+    fn default() -> ModelMetrics {
+        ModelMetrics::new()
+    }
+}
+
+type RequestKey = (String, &'static str, u16);
+
+/// All metrics of a server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    models: Mutex<BTreeMap<String, Arc<ModelMetrics>>>,
+    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    durations: Mutex<BTreeMap<(String, &'static str), Arc<Histogram>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave the maps inconsistent: keep serving.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Escapes a label value for the text format.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Metrics {
+        Metrics::default()
+    }
+
+    /// The metrics of model `name`, created on first use.
+    pub fn model(&self, name: &str) -> Arc<ModelMetrics> {
+        lock(&self.models)
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(ModelMetrics::new()))
+            .clone()
+    }
+
+    /// Counts one answered request and its duration.
+    pub fn record_request(&self, model: &str, protocol: &'static str, status: u16, took: Duration) {
+        *lock(&self.requests)
+            .entry((model.to_string(), protocol, status))
+            .or_insert(0) += 1;
+        let h = lock(&self.durations)
+            .entry((model.to_string(), protocol))
+            .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
+            .clone();
+        h.observe_duration(took);
+    }
+
+    /// The whole exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let requests = lock(&self.requests).clone();
+        let _ = writeln!(
+            out,
+            "# HELP homeml_requests_total Requests answered, by model, protocol and HTTP status."
+        );
+        let _ = writeln!(out, "# TYPE homeml_requests_total counter");
+        for ((model, proto, status), n) in &requests {
+            let _ = writeln!(
+                out,
+                "homeml_requests_total{{model=\"{}\",protocol=\"{proto}\",status=\"{status}\"}} {n}",
+                escape(model)
+            );
+        }
+        let durations: Vec<_> = lock(&self.durations)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "# HELP homeml_request_duration_seconds Time from request headers to answer."
+        );
+        let _ = writeln!(out, "# TYPE homeml_request_duration_seconds histogram");
+        for ((model, proto), h) in &durations {
+            let labels = format!("model=\"{}\",protocol=\"{proto}\"", escape(model));
+            h.render(&mut out, "homeml_request_duration_seconds", &labels);
+        }
+        let models: Vec<_> = lock(&self.models)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        type HistOf = fn(&ModelMetrics) -> &Histogram;
+        let hists: [(&str, &str, HistOf); 4] = [
+            (
+                "homeml_queue_wait_seconds",
+                "Time a request waited in its model's queue before compute.",
+                |m| &m.queue_wait,
+            ),
+            (
+                "homeml_compute_duration_seconds",
+                "Duration of one model call (one batch).",
+                |m| &m.compute,
+            ),
+            ("homeml_batch_rows", "Rows per model call.", |m| {
+                &m.batch_rows
+            }),
+            ("homeml_batch_requests", "Requests per model call.", |m| {
+                &m.batch_requests
+            }),
+        ];
+        for (name, help, get) in hists {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            for (model, m) in &models {
+                get(m).render(&mut out, name, &format!("model=\"{}\"", escape(model)));
+            }
+        }
+        type GaugeOf = fn(&ModelMetrics) -> String;
+        let simple: [(&str, &str, &str, GaugeOf); 3] = [
+            (
+                "homeml_queue_depth",
+                "gauge",
+                "Requests waiting in the model's queue.",
+                |m| m.queue_depth.load(Ordering::Relaxed).max(0).to_string(),
+            ),
+            (
+                "homeml_model_load_duration_seconds",
+                "gauge",
+                "Seconds the model's last successful load took.",
+                |m| f64::from_bits(m.load_seconds_bits.load(Ordering::Relaxed)).to_string(),
+            ),
+            (
+                "homeml_model_ready",
+                "gauge",
+                "1 when the model is loaded and serving, else 0.",
+                |m| m.ready.load(Ordering::Relaxed).to_string(),
+            ),
+        ];
+        for (name, ty, help, get) in simple {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {ty}");
+            for (model, m) in &models {
+                let _ = writeln!(out, "{name}{{model=\"{}\"}} {}", escape(model), get(m));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP homeml_skipped_requests_total Requests dropped before compute, by reason."
+        );
+        let _ = writeln!(out, "# TYPE homeml_skipped_requests_total counter");
+        for (model, m) in &models {
+            for (reason, v) in [
+                ("client_gone", &m.skipped_client_gone),
+                ("deadline", &m.skipped_deadline),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "homeml_skipped_requests_total{{model=\"{}\",reason=\"{reason}\"}} {}",
+                    escape(model),
+                    v.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP homeml_model_loads_total Model load attempts, by result."
+        );
+        let _ = writeln!(out, "# TYPE homeml_model_loads_total counter");
+        for (model, m) in &models {
+            for (result, v) in [("ok", &m.loads_ok), ("error", &m.loads_failed)] {
+                let _ = writeln!(
+                    out,
+                    "homeml_model_loads_total{{model=\"{}\",result=\"{result}\"}} {}",
+                    escape(model),
+                    v.load(Ordering::Relaxed)
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::new(SIZE_BUCKETS);
+        h.observe(1.0);
+        h.observe(3.0);
+        h.observe(5000.0);
+        let mut out = String::new();
+        h.render(&mut out, "x", "model=\"m\"");
+        assert!(out.contains("x_bucket{model=\"m\",le=\"1\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{model=\"m\",le=\"4\"} 2\n"), "{out}");
+        assert!(
+            out.contains("x_bucket{model=\"m\",le=\"1024\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{model=\"m\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_sum{model=\"m\"} 5004\n"), "{out}");
+        assert!(out.contains("x_count{model=\"m\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn renders_requests_and_escapes_labels() {
+        let m = Metrics::new();
+        m.record_request("a\"b", "v2", 200, Duration::from_millis(3));
+        m.model("iris").batch_rows.observe(4.0);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "homeml_requests_total{model=\"a\\\"b\",protocol=\"v2\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("homeml_batch_rows_count{model=\"iris\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("homeml_model_ready{model=\"iris\"} 0"),
+            "{text}"
+        );
+    }
+}

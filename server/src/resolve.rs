@@ -1,0 +1,164 @@
+//! Model URIs to model directories.
+//!
+//! A plain path or a `file://` URI names a model directory (one with an `MLmodel` file). Registry and run
+//! URIs (`models:/name/1`, `models:/name@alias`, `models:/name/Production`, `models:/name/latest`,
+//! `runs:/<id>/path`, `models:/m-<id>`) are resolved through the tracking store.
+
+use std::path::{Path, PathBuf};
+
+/// A resolved model URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The model directory (holds `MLmodel`).
+    pub path: PathBuf,
+    /// The registered model's name, for registry URIs.
+    pub registered_name: Option<String>,
+    /// The registered version, for registry URIs.
+    pub version: Option<String>,
+    /// A key that changes whenever the URI points at another model: the reloader compares it.
+    pub identity: String,
+}
+
+impl Resolved {
+    /// The name a model is served under when none is configured: the registered name, else the
+    /// directory's name.
+    pub fn default_name(&self) -> String {
+        if let Some(n) = &self.registered_name {
+            return n.clone();
+        }
+        let dir = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "model".to_string())
+    }
+}
+
+/// Errors resolving a model URI.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The directory does not exist or has no MLmodel.
+    #[error("{0}")]
+    NotAModel(String),
+    /// The tracking store could not resolve the URI.
+    #[error("cannot resolve {uri}: {message}")]
+    Tracking {
+        /// The URI.
+        uri: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// True for URIs that follow something that moves: an alias, a stage or `latest`. Such models are
+/// re-resolved periodically by default.
+pub fn is_floating(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("models:/") else {
+        return false;
+    };
+    if rest.contains('@') {
+        return true;
+    }
+    match rest.split_once('/') {
+        Some((_, v)) => v.parse::<u64>().is_err(),
+        None => false,
+    }
+}
+
+/// Resolves model URIs, with the tracking store when one is configured.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    tracking_uri: Option<String>,
+}
+
+impl Resolver {
+    /// A resolver using the tracking store at `tracking_uri` (else `MLFLOW_TRACKING_URI`, else `./mlruns`).
+    pub fn new(tracking_uri: Option<String>) -> Resolver {
+        Resolver { tracking_uri }
+    }
+
+    /// The tracking store's URI this resolver uses.
+    pub fn tracking_uri(&self) -> String {
+        self.tracking_uri
+            .clone()
+            .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok())
+            .unwrap_or_else(|| "mlruns".to_string())
+    }
+
+    /// Resolves `uri` to a model directory. Blocking (file system access).
+    pub fn resolve(&self, uri: &str) -> Result<Resolved, ResolveError> {
+        if uri.starts_with("models:/") || uri.starts_with("runs:/") {
+            return self.resolve_tracked(uri);
+        }
+        let path = uri.strip_prefix("file://").unwrap_or(uri);
+        resolve_dir(Path::new(path))
+    }
+
+    fn resolve_tracked(&self, uri: &str) -> Result<Resolved, ResolveError> {
+        Err(ResolveError::Tracking {
+            uri: uri.to_string(),
+            message: format!(
+                "this build resolves only model directories (tracking store {} not supported yet)",
+                self.tracking_uri()
+            ),
+        })
+    }
+}
+
+/// A model directory: its identity is the canonical path plus the MLmodel's `model_uuid` (and time), so
+/// that a directory replaced in place, or a symlink moved to another directory, counts as a new model.
+fn resolve_dir(path: &Path) -> Result<Resolved, ResolveError> {
+    let mlmodel = path.join(homeml_flavor::mlmodel::MLMODEL_FILE);
+    if !mlmodel.is_file() {
+        return Err(ResolveError::NotAModel(format!(
+            "{} is not a model directory (no MLmodel file)",
+            path.display()
+        )));
+    }
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let stamp = match homeml_flavor::MlModel::read_file(&mlmodel) {
+        Ok(m) => format!(
+            "{}@{}",
+            m.model_uuid.unwrap_or_default(),
+            m.utc_time_created.unwrap_or_default()
+        ),
+        Err(_) => String::new(),
+    };
+    Ok(Resolved {
+        path: path.to_path_buf(),
+        registered_name: None,
+        version: None,
+        identity: format!("{}#{stamp}", canonical.display()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floating_uris() {
+        assert!(is_floating("models:/iris@champion"));
+        assert!(is_floating("models:/iris/Production"));
+        assert!(is_floating("models:/iris/latest"));
+        assert!(!is_floating("models:/iris/3"));
+        assert!(!is_floating("runs:/abc/model"));
+        assert!(!is_floating("/tmp/model"));
+    }
+
+    #[test]
+    fn directories_need_an_mlmodel() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Resolver::default()
+            .resolve(dir.path().to_str().unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("no MLmodel"), "{err}");
+        let model = dir.path().join("my-model");
+        std::fs::create_dir(&model).unwrap();
+        std::fs::write(model.join("MLmodel"), "flavors: {}\n").unwrap();
+        let r = Resolver::default()
+            .resolve(&format!("file://{}", model.display()))
+            .unwrap();
+        assert_eq!(r.default_name(), "my-model");
+    }
+}
