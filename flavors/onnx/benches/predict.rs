@@ -1,0 +1,126 @@
+//! Criterion benchmarks of the ONNX flavor: predict per model at batch 1, 8, 64, 256, and homeml's
+//! tree-ensemble operator against tract's own `TreeEnsembleClassifier`.
+//!
+//! Models come from tests/python/onnx_models.py with `--big` (100-tree forests), written to
+//! `$HOMEML_ONNX_BENCH_DIR` when set (so tests/python/onnx_bench_ort.py can time the same files in
+//! onnxruntime), else to a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use homeml_flavor::{Model, Tensor, TensorData};
+use homeml_onnx::{OpSet, TractModel};
+
+const BATCHES: [usize; 4] = [1, 8, 64, 256];
+const MODELS: [&str; 13] = [
+    "logreg",
+    "linreg",
+    "dtree_clf",
+    "dtree_reg",
+    "rf_clf",
+    "rf_clf_binary",
+    "rf_reg",
+    "gb_clf",
+    "gb_reg",
+    "mlp_clf",
+    "mlp_reg",
+    "pipe_logreg",
+    "pipe_rf_reg",
+];
+
+fn models_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+    let (tmp, dir) = match std::env::var_os("HOMEML_ONNX_BENCH_DIR") {
+        Some(d) => (None, PathBuf::from(d)),
+        None => {
+            let t = tempfile::tempdir().expect("tempdir");
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    if !dir.join("manifest.json").exists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let python = std::env::var_os("HOMEML_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        let status = Command::new(python)
+            .arg(root.join("tests/python/onnx_models.py"))
+            .arg(&dir)
+            .arg("--big")
+            .status()
+            .expect("run onnx_models.py");
+        assert!(status.success(), "onnx_models.py failed");
+    }
+    (tmp, dir)
+}
+
+/// `rows` rows cycled from the model's reference inputs.
+fn batch(dir: &Path, name: &str, rows: usize) -> Tensor {
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+    let (_, input) = reference["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let cols = input["shape"][1].as_u64().unwrap() as usize;
+    let data: Vec<f32> = input["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let have = data.len() / cols;
+    let mut out = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        let src = r % have;
+        out.extend_from_slice(&data[src * cols..(src + 1) * cols]);
+    }
+    Tensor::new(vec![rows, cols], TensorData::F32(out)).unwrap()
+}
+
+fn predict(c: &mut Criterion) {
+    let (_tmp, dir) = models_dir();
+    for name in MODELS {
+        let model = TractModel::load(&dir.join(format!("{name}.onnx"))).unwrap();
+        let mut group = c.benchmark_group(format!("predict/{name}"));
+        for rows in BATCHES {
+            let input = batch(&dir, name, rows);
+            group.throughput(Throughput::Elements(rows as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(rows), &input, |b, input| {
+                b.iter(|| model.predict(vec![input.clone()]).unwrap())
+            });
+        }
+        group.finish();
+    }
+}
+
+fn tree_ops(c: &mut Criterion) {
+    let (_tmp, dir) = models_dir();
+    for name in ["rf_clf", "gb_clf", "rf_clf_binary"] {
+        let mut group = c.benchmark_group(format!("tree_op/{name}"));
+        for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
+            let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
+            for rows in [1, 64, 256] {
+                let input = batch(&dir, name, rows);
+                group.throughput(Throughput::Elements(rows as u64));
+                group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
+                    b.iter(|| model.predict(vec![input.clone()]).unwrap())
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1200))
+        .sample_size(20);
+    targets = predict, tree_ops
+}
+criterion_main!(benches);
