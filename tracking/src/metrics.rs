@@ -1,0 +1,253 @@
+//! Metrics: one file per key, one line `<timestamp_ms> <value> <step>` per logged value, appended with
+//! `O_APPEND` and one write per call, so concurrent writers (threads or processes) lose no line.
+//!
+//! Reading accepts 2-, 3- and 5-field lines, NaN/inf, duplicates and a missing trailing newline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::entities::MetricValue;
+use crate::error::{Result, TrackingError};
+use crate::fsx;
+use crate::names;
+use crate::store::Store;
+use crate::util;
+
+/// One metric value with its key, for batches and histories.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    /// The metric name.
+    pub key: String,
+    /// The value.
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The step.
+    pub step: i64,
+}
+
+impl Metric {
+    /// A metric value logged now.
+    pub fn new(key: impl Into<String>, value: f64, step: i64) -> Metric {
+        Metric {
+            key: key.into(),
+            value,
+            timestamp: util::now_ms(),
+            step,
+        }
+    }
+}
+
+/// The file line for one value (with its newline).
+pub(crate) fn format_line(out: &mut String, value: f64, timestamp: i64, step: i64) {
+    let _ = writeln!(out, "{timestamp} {} {step}", util::py_float(value));
+}
+
+/// Parses one metric line (2, 3 or 5 fields).
+pub(crate) fn parse_line(line: &str) -> Option<MetricValue> {
+    let mut parts = line.split_whitespace();
+    let ts = parts.next()?;
+    let value = util::parse_py_float(parts.next()?)?;
+    let step = match parts.next() {
+        Some(s) => s.parse::<i64>().ok()?,
+        None => 0,
+    };
+    let rest = parts.count();
+    if rest != 0 && rest != 2 {
+        return None;
+    }
+    let timestamp = ts
+        .parse::<i64>()
+        .ok()
+        .or_else(|| ts.parse::<f64>().ok().map(|f| f as i64))?;
+    Some(MetricValue {
+        value,
+        timestamp,
+        step,
+    })
+}
+
+/// Parses a whole metric file; a malformed line names the file and line.
+pub(crate) fn parse_file(text: &str, path: &Path) -> Result<Vec<MetricValue>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = parse_line(line).ok_or_else(|| TrackingError::Corrupt {
+            kind: "metric",
+            path: path.to_path_buf(),
+            message: format!(
+                "line {} is not '<timestamp> <value> [<step> [<dataset> <digest>]]': {line:?}",
+                i + 1
+            ),
+        })?;
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// MLflow's latest value: the highest (step, timestamp, value).
+pub(crate) fn latest(values: &[MetricValue]) -> Option<MetricValue> {
+    values.iter().copied().max_by(|a, b| {
+        (a.step, a.timestamp)
+            .cmp(&(b.step, b.timestamp))
+            .then(a.value.total_cmp(&b.value))
+    })
+}
+
+/// The latest value of every metric file under `dir`.
+pub(crate) fn latest_metrics(dir: &Path) -> Result<BTreeMap<String, MetricValue>> {
+    let mut out = BTreeMap::new();
+    for key in fsx::list_files_rec(dir)? {
+        let path = dir.join(&key);
+        let Some(text) = fsx::read_opt(&path)? else {
+            continue;
+        };
+        if let Some(v) = latest(&parse_file(&text, &path)?) {
+            out.insert(key, v);
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Logs one metric value (`timestamp_ms` defaults to now).
+    pub fn log_metric(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        step: i64,
+        timestamp_ms: Option<i64>,
+    ) -> Result<()> {
+        names::validate_key("metric key", key)?;
+        let dir = self.active_run_dir(run_id)?;
+        let mut line = String::with_capacity(48);
+        format_line(
+            &mut line,
+            value,
+            timestamp_ms.unwrap_or_else(util::now_ms),
+            step,
+        );
+        fsx::append(&dir.join("metrics").join(key), &line)
+    }
+
+    /// Logs metrics, params and tags of one run in one call. Every key is checked before anything
+    /// is written; each metric file gets one append holding all of its lines.
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        for m in metrics {
+            names::validate_key("metric key", &m.key)?;
+        }
+        for k in params.keys() {
+            names::validate_key("param key", k)?;
+        }
+        for k in tags.keys() {
+            names::validate_key("tag key", k)?;
+        }
+        let dir = self.active_run_dir(run_id)?;
+        for (k, v) in params {
+            self.write_param(run_id, &dir, k, v)?;
+        }
+        let mut by_key: BTreeMap<&str, String> = BTreeMap::new();
+        for m in metrics {
+            format_line(
+                by_key.entry(&m.key).or_default(),
+                m.value,
+                m.timestamp,
+                m.step,
+            );
+        }
+        for (k, lines) in by_key {
+            fsx::append(&dir.join("metrics").join(k), &lines)?;
+        }
+        for (k, v) in tags {
+            self.write_value(&dir.join("tags").join(k), v)?;
+            if k == crate::runs::TAG_RUN_NAME {
+                let path = dir.join(crate::store::META);
+                let mut m = self.read_meta(&path, "run", run_id)?;
+                m.set("run_name", v.as_str());
+                self.write_meta(&m, &path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every logged value of a metric, in logging order (duplicates included, as MLflow returns them).
+    /// A metric never logged gives an empty list.
+    pub fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        names::validate_key("metric key", key)?;
+        let path = self.run_dir(run_id)?.join("metrics").join(key);
+        let Some(text) = fsx::read_opt(&path)? else {
+            return Ok(Vec::new());
+        };
+        Ok(parse_file(&text, &path)?
+            .into_iter()
+            .map(|v| Metric {
+                key: key.to_string(),
+                value: v.value,
+                timestamp: v.timestamp,
+                step: v.step,
+            })
+            .collect())
+    }
+
+    /// The latest value of a metric, if logged.
+    pub fn get_latest_metric(&self, run_id: &str, key: &str) -> Result<Option<MetricValue>> {
+        let hist = self.get_metric_history(run_id, key)?;
+        let values: Vec<MetricValue> = hist
+            .iter()
+            .map(|m| MetricValue {
+                value: m.value,
+                timestamp: m.timestamp,
+                step: m.step,
+            })
+            .collect();
+        Ok(latest(&values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_line_form() {
+        let text = "1 0.5 0\n2 nan 1\n3 inf 2 ds digest\n4 -1.5\n5 1e-07 3";
+        let v = parse_file(text, Path::new("m")).unwrap();
+        assert_eq!(v.len(), 5);
+        assert!(v[1].value.is_nan());
+        assert_eq!(v[2].value, f64::INFINITY);
+        assert_eq!(v[3].step, 0);
+        assert_eq!(v[4].value, 1e-7);
+        let bad = parse_file("1 2 3 4\n", Path::new("/x/metrics/loss")).unwrap_err();
+        assert!(bad.to_string().contains("/x/metrics/loss"), "{bad}");
+        assert!(parse_file("abc\n", Path::new("m")).is_err());
+    }
+
+    #[test]
+    fn latest_is_highest_step_then_time_then_value() {
+        let v = parse_file("10 5.0 1\n20 1.0 2\n5 9.0 2\n20 0.5 2\n", Path::new("m")).unwrap();
+        let l = latest(&v).unwrap();
+        assert_eq!((l.step, l.timestamp, l.value), (2, 20, 1.0));
+    }
+
+    #[test]
+    fn lines_round_trip() {
+        let mut s = String::new();
+        format_line(&mut s, 0.1, 1234, 7);
+        format_line(&mut s, f64::NEG_INFINITY, 1235, 8);
+        assert_eq!(s, "1234 0.1 7\n1235 -inf 8\n");
+        let v = parse_file(&s, Path::new("m")).unwrap();
+        assert_eq!(v[0].value, 0.1);
+    }
+}

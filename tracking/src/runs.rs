@@ -1,0 +1,508 @@
+//! Runs: `<exp>/<run_id>/{meta.yaml, params/, metrics/, tags/, artifacts/, outputs/}`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::entities::ViewType;
+use crate::entities::{FileInfo, LifecycleStage, Run, RunData, RunInfo, RunOptions, RunStatus};
+use crate::error::{Result, TrackingError};
+use crate::fsx;
+use crate::meta::Meta;
+use crate::names;
+use crate::store::{Store, EXPERIMENT_RESERVED, META};
+use crate::util;
+
+/// `mlflow.runName`.
+pub const TAG_RUN_NAME: &str = "mlflow.runName";
+/// `mlflow.parentRunId`.
+pub const TAG_PARENT_RUN_ID: &str = "mlflow.parentRunId";
+/// `mlflow.user`.
+pub const TAG_USER: &str = "mlflow.user";
+/// `mlflow.source.name`.
+pub const TAG_SOURCE_NAME: &str = "mlflow.source.name";
+/// `mlflow.source.type`.
+pub const TAG_SOURCE_TYPE: &str = "mlflow.source.type";
+/// `mlflow.source.git.commit`.
+pub const TAG_GIT_COMMIT: &str = "mlflow.source.git.commit";
+
+pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
+    let path = dir.join(META);
+    let run_id = m
+        .str("run_id")
+        .or_else(|| m.str("run_uuid"))
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let status = match m.0.get("status") {
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => m.int("status").and_then(RunStatus::from_code),
+    }
+    .ok_or_else(|| TrackingError::Corrupt {
+        kind: "run",
+        path: path.clone(),
+        message: "field 'status' is missing or not a run status".into(),
+    })?;
+    Ok(RunInfo {
+        run_name: m.str("run_name").unwrap_or_default(),
+        experiment_id: m.req_str("experiment_id", "run", &path)?,
+        user_id: m.str("user_id").unwrap_or_default(),
+        status,
+        start_time: m.int("start_time"),
+        end_time: m.int("end_time"),
+        artifact_uri: m
+            .str("artifact_uri")
+            .unwrap_or_else(|| util::file_uri(&dir.join("artifacts"))),
+        lifecycle_stage: LifecycleStage::parse(m.str("lifecycle_stage").as_deref()),
+        deleted_time: m.int("deleted_time"),
+        run_id,
+    })
+}
+
+impl Store {
+    /// Starts a run in an active experiment, with MLflow's system tags (`mlflow.runName`,
+    /// `mlflow.user`, `mlflow.source.name`, `mlflow.source.type`, `mlflow.source.git.commit` inside
+    /// a git work tree, `mlflow.parentRunId` for a nested run).
+    pub fn start_run(&self, experiment_id: &str, opts: RunOptions) -> Result<Run> {
+        let exp = self.get_experiment(experiment_id)?;
+        if exp.lifecycle_stage != LifecycleStage::Active {
+            return Err(TrackingError::InvalidState {
+                kind: "experiment",
+                name: experiment_id.into(),
+                reason: "is deleted; runs cannot be started in it".into(),
+            });
+        }
+        for k in opts.tags.keys() {
+            names::validate_key("tag key", k)?;
+        }
+        if let Some(parent) = &opts.parent_run_id {
+            self.run_dir(parent)?;
+        }
+        let exp_dir = self.experiment_dir(experiment_id)?;
+        let run_id = util::hex_id();
+        let run_name = opts
+            .name
+            .clone()
+            .or_else(|| opts.tags.get(TAG_RUN_NAME).cloned())
+            .unwrap_or_else(util::run_name);
+        let user = util::user_name();
+        let final_dir = exp_dir.join(&run_id);
+        let artifact_uri = util::file_uri(&final_dir.join("artifacts"));
+        let now = util::now_ms();
+
+        let mut tags: BTreeMap<String, String> = BTreeMap::new();
+        tags.insert(TAG_RUN_NAME.into(), run_name.clone());
+        tags.insert(TAG_USER.into(), user.clone());
+        tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
+        tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
+        if let Some(commit) = util::git_commit() {
+            tags.insert(TAG_GIT_COMMIT.into(), commit);
+        }
+        if let Some(parent) = &opts.parent_run_id {
+            tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());
+        }
+        tags.extend(opts.tags.clone());
+
+        let mut m = Meta::default();
+        m.set("artifact_uri", artifact_uri)
+            .set("end_time", Value::Null)
+            .set("entry_point_name", "")
+            .set("experiment_id", experiment_id)
+            .set("lifecycle_stage", "active")
+            .set("run_id", run_id.as_str())
+            .set("run_name", run_name.as_str())
+            .set("source_name", "")
+            .set("source_type", 4)
+            .set("source_version", "")
+            .set("start_time", now)
+            .set("status", RunStatus::Running.code())
+            .set("tags", Value::Array(vec![]))
+            .set("user_id", user.as_str());
+
+        // Build the whole run folder beside its final place, then rename it in: readers (MLflow too)
+        // never see a run without its meta.yaml or its params/metrics/artifacts folders.
+        let tmp = fsx::tmp_path(&exp_dir);
+        let mk = |p: &Path| std::fs::create_dir_all(p).map_err(|e| TrackingError::io(p, e));
+        for sub in ["params", "metrics", "artifacts", "tags"] {
+            mk(&tmp.join(sub))?;
+        }
+        for (k, v) in &tags {
+            std::fs::write(tmp.join("tags").join(k), v).or_else(|_| {
+                let p = tmp.join("tags").join(k);
+                fsx::ensure_parent(&p)?;
+                std::fs::write(&p, v).map_err(|e| TrackingError::io(&p, e))
+            })?;
+        }
+        self.write_meta(&m, &tmp.join(META))?;
+        std::fs::rename(&tmp, &final_dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            TrackingError::io(&final_dir, e)
+        })?;
+        self.remember_run(&run_id, &final_dir);
+        tracing::debug!(run_id = %run_id, experiment_id, "started run");
+        self.get_run(&run_id)
+    }
+
+    /// Resumes a run by id: it is RUNNING again (its end time cleared).
+    pub fn resume_run(&self, run_id: &str) -> Result<Run> {
+        self.update_run_meta(run_id, |m| {
+            m.set("status", RunStatus::Running.code())
+                .set("end_time", Value::Null);
+        })?;
+        self.get_run(run_id)
+    }
+
+    /// Ends a run with a status (end time = now).
+    pub fn end_run(&self, run_id: &str, status: RunStatus) -> Result<()> {
+        self.update_run_meta(run_id, |m| {
+            m.set("status", status.code())
+                .set("end_time", util::now_ms());
+        })
+    }
+
+    /// Sets status and end time explicitly (`end_time: None` leaves it unchanged).
+    pub fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
+        self.update_run_meta(run_id, |m| {
+            m.set("status", status.code());
+            if let Some(t) = end_time {
+                m.set("end_time", t);
+            }
+        })
+    }
+
+    fn update_run_meta(&self, run_id: &str, f: impl FnOnce(&mut Meta)) -> Result<()> {
+        let path = self.run_dir(run_id)?.join(META);
+        let mut m = self.read_meta(&path, "run", run_id)?;
+        f(&mut m);
+        self.write_meta(&m, &path)
+    }
+
+    /// Marks a run deleted (restorable).
+    pub fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.update_run_meta(run_id, |m| {
+            m.set("lifecycle_stage", "deleted")
+                .set("deleted_time", util::now_ms());
+        })
+    }
+
+    /// Restores a deleted run.
+    pub fn restore_run(&self, run_id: &str) -> Result<()> {
+        self.update_run_meta(run_id, |m| {
+            m.set("lifecycle_stage", "active");
+            m.0.remove("deleted_time");
+        })
+    }
+
+    /// A run's metadata only (one file read).
+    pub fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        let dir = self.run_dir(run_id)?;
+        let m = self.read_meta(&dir.join(META), "run", run_id)?;
+        run_info_from_meta(&m, &dir)
+    }
+
+    pub(crate) fn read_run_dir(&self, dir: &Path) -> Result<Run> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let m = self.read_meta(&dir.join(META), "run", &name)?;
+        let info = run_info_from_meta(&m, dir)?;
+        let metrics = crate::metrics::latest_metrics(&dir.join("metrics"))?;
+        let params = fsx::read_kv_dir(&dir.join("params"))?;
+        let tags = fsx::read_kv_dir(&dir.join("tags"))?;
+        let model_outputs = fsx::list_names(&dir.join("outputs"))?
+            .into_iter()
+            .filter(|(n, is_dir)| *is_dir && !n.starts_with('.'))
+            .map(|(n, _)| n)
+            .collect();
+        Ok(Run {
+            info,
+            data: RunData {
+                metrics,
+                params,
+                tags,
+            },
+            model_outputs,
+        })
+    }
+
+    /// A run with its latest metrics, params and tags.
+    pub fn get_run(&self, run_id: &str) -> Result<Run> {
+        let dir = self.run_dir(run_id)?;
+        self.read_run_dir(&dir)
+    }
+
+    /// The active runs of some experiments, newest first.
+    pub fn search_runs<S: AsRef<str>>(&self, experiment_ids: &[S]) -> Result<Vec<Run>> {
+        self.search_runs_view(experiment_ids, ViewType::ActiveOnly)
+    }
+
+    /// The runs of some experiments in a view, newest first. Runs are read on all cores.
+    pub fn search_runs_view<S: AsRef<str>>(
+        &self,
+        experiment_ids: &[S],
+        view: ViewType,
+    ) -> Result<Vec<Run>> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for id in experiment_ids {
+            let exp_dir = self.experiment_dir(id.as_ref())?;
+            for (name, is_dir) in fsx::list_names(&exp_dir)? {
+                if is_dir && !name.starts_with('.') && !EXPERIMENT_RESERVED.contains(&name.as_str())
+                {
+                    dirs.push(exp_dir.join(name));
+                }
+            }
+        }
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        let read_chunk = |chunk: &[PathBuf]| -> Result<Vec<Run>> {
+            let mut out = Vec::with_capacity(chunk.len());
+            for dir in chunk {
+                match self.read_run_dir(dir) {
+                    Ok(r) if view.admits(r.info.lifecycle_stage) => out.push(r),
+                    Ok(_) => {}
+                    // A folder without meta.yaml is not a run (MLflow warns and skips it too).
+                    Err(TrackingError::NotFound { .. }) => {
+                        tracing::warn!(dir = %dir.display(), "skipping a folder without meta.yaml")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        };
+        let mut runs = if threads <= 1 || dirs.len() < 64 {
+            read_chunk(&dirs)?
+        } else {
+            let size = dirs.len().div_ceil(threads);
+            let parts: Vec<Result<Vec<Run>>> = std::thread::scope(|s| {
+                let handles: Vec<_> = dirs
+                    .chunks(size)
+                    .map(|c| s.spawn(move || read_chunk(c)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(TrackingError::InvalidValue {
+                                what: "run listing",
+                                reason: "a reader thread panicked".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            let mut all = Vec::with_capacity(dirs.len());
+            for p in parts {
+                all.extend(p?);
+            }
+            all
+        };
+        runs.sort_by(|a, b| {
+            b.info
+                .start_time
+                .cmp(&a.info.start_time)
+                .then_with(|| a.info.run_id.cmp(&b.info.run_id))
+        });
+        Ok(runs)
+    }
+
+    /// The run folder, after checking the run is active (MLflow refuses writes to deleted runs).
+    pub(crate) fn active_run_dir(&self, run_id: &str) -> Result<PathBuf> {
+        let dir = self.run_dir(run_id)?;
+        let path = dir.join(META);
+        let text = fsx::read_opt(&path)?
+            .ok_or_else(|| TrackingError::not_found_at("run", run_id, &path))?;
+        // Cheap check first; a full parse only when the line is not the plain active one.
+        let active = text
+            .lines()
+            .any(|l| l.trim_end() == "lifecycle_stage: active")
+            || LifecycleStage::parse(
+                Meta::parse(&text, "run", &path)?
+                    .str("lifecycle_stage")
+                    .as_deref(),
+            ) == LifecycleStage::Active;
+        if !active {
+            return Err(TrackingError::InvalidState {
+                kind: "run",
+                name: run_id.into(),
+                reason: "is deleted; it must be active to be written to".into(),
+            });
+        }
+        Ok(dir)
+    }
+
+    /// Logs a param. Params are immutable: the same value again is fine, another value is
+    /// [`TrackingError::ParamChanged`].
+    pub fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        names::validate_key("param key", key)?;
+        let dir = self.active_run_dir(run_id)?;
+        self.write_param(run_id, &dir, key, value)
+    }
+
+    pub(crate) fn write_param(
+        &self,
+        run_id: &str,
+        dir: &Path,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        let path = dir.join("params").join(key);
+        if fsx::write_new(self.tmp_dir(), &path, value.as_bytes())? {
+            return Ok(());
+        }
+        let old = fsx::read_opt(&path)?.unwrap_or_default();
+        if old == value {
+            Ok(())
+        } else {
+            Err(TrackingError::ParamChanged {
+                run_id: run_id.into(),
+                key: key.into(),
+                old,
+                new: value.into(),
+                path,
+            })
+        }
+    }
+
+    /// Sets a tag (replacing its value). Setting `mlflow.runName` also renames the run.
+    pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        names::validate_key("tag key", key)?;
+        let dir = self.active_run_dir(run_id)?;
+        self.write_value(&dir.join("tags").join(key), value)?;
+        if key == TAG_RUN_NAME {
+            self.update_run_meta(run_id, |m| {
+                m.set("run_name", value);
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a tag; a missing tag is [`TrackingError::NotFound`], as in MLflow.
+    pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        names::validate_key("tag key", key)?;
+        let path = self.active_run_dir(run_id)?.join("tags").join(key);
+        std::fs::remove_file(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TrackingError::not_found_at("tag", key, &path)
+            } else {
+                TrackingError::io(&path, e)
+            }
+        })
+    }
+
+    /// The run's local artifact folder.
+    pub fn artifact_dir(&self, run_id: &str) -> Result<PathBuf> {
+        let info = self.get_run_info(run_id)?;
+        util::uri_to_path(&info.artifact_uri).ok_or_else(|| TrackingError::BadUri {
+            uri: info.artifact_uri.clone(),
+            reason: format!("run {run_id} keeps artifacts in a non-local location"),
+        })
+    }
+
+    /// Copies a file or a folder into the run's artifacts, under `artifact_subdir` if given:
+    /// `<artifacts>/<subdir>/<file name>`.
+    pub fn log_artifact(
+        &self,
+        run_id: &str,
+        local_path: &Path,
+        artifact_subdir: Option<&str>,
+    ) -> Result<PathBuf> {
+        self.active_run_dir(run_id)?;
+        let mut dest = self.artifact_dir(run_id)?;
+        if let Some(sub) = artifact_subdir.filter(|s| !s.is_empty()) {
+            names::validate_artifact_path(sub)?;
+            dest = dest.join(sub);
+        }
+        let name = local_path
+            .file_name()
+            .ok_or_else(|| TrackingError::InvalidValue {
+                what: "artifact",
+                reason: format!("{} has no file name", local_path.display()),
+            })?;
+        let dest = dest.join(name);
+        fsx::copy_tree(local_path, &dest)?;
+        Ok(dest)
+    }
+
+    /// Copies the contents of a folder into the run's artifacts (like `mlflow.log_artifacts`).
+    pub fn log_artifacts(
+        &self,
+        run_id: &str,
+        local_dir: &Path,
+        artifact_subdir: Option<&str>,
+    ) -> Result<PathBuf> {
+        self.active_run_dir(run_id)?;
+        let mut dest = self.artifact_dir(run_id)?;
+        if let Some(sub) = artifact_subdir.filter(|s| !s.is_empty()) {
+            names::validate_artifact_path(sub)?;
+            dest = dest.join(sub);
+        }
+        fsx::copy_tree(local_dir, &dest)?;
+        Ok(dest)
+    }
+
+    /// Writes bytes as an artifact file at `artifact_path`.
+    pub fn log_artifact_bytes(
+        &self,
+        run_id: &str,
+        artifact_path: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        names::validate_artifact_path(artifact_path)?;
+        if artifact_path.is_empty() {
+            return Err(TrackingError::InvalidValue {
+                what: "artifact path",
+                reason: "it is empty".into(),
+            });
+        }
+        self.active_run_dir(run_id)?;
+        let dest = self.artifact_dir(run_id)?.join(artifact_path);
+        fsx::atomic_write(self.tmp_dir(), &dest, bytes)
+    }
+
+    /// The entries directly under `path` (or the artifact root), sorted.
+    pub fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<FileInfo>> {
+        let prefix = path.unwrap_or("").trim_end_matches('/');
+        names::validate_artifact_path(prefix)?;
+        let base = self.artifact_dir(run_id)?;
+        let dir = if prefix.is_empty() {
+            base
+        } else {
+            base.join(prefix)
+        };
+        let mut out = Vec::new();
+        for (name, is_dir) in fsx::list_names(&dir)? {
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let file_size = if is_dir {
+                None
+            } else {
+                std::fs::metadata(dir.join(&name)).ok().map(|m| m.len())
+            };
+            out.push(FileInfo {
+                path: rel,
+                is_dir,
+                file_size,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads an artifact file.
+    pub fn read_artifact(&self, run_id: &str, artifact_path: &str) -> Result<Vec<u8>> {
+        names::validate_artifact_path(artifact_path)?;
+        let path = self.artifact_dir(run_id)?.join(artifact_path);
+        std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TrackingError::not_found_at("artifact", artifact_path, &path)
+            } else {
+                TrackingError::io(&path, e)
+            }
+        })
+    }
+}
