@@ -754,14 +754,6 @@ fn assemble_tensors(payload: Payload<'_>, model: &ModelInfo) -> Result<InferInpu
     for (i, (spec, slot)) in inputs.iter().zip(slots).enumerate() {
         let what = format!("input {:?}", spec.name);
         let data = slot.ok_or_else(|| ApiError::BadRequest(format!("missing {what}")))?;
-        let data = match data.values {
-            // A typed tensor's shape may need the same flat -> shaped treatment as cells.
-            Values::Typed(t) => Data::typed(t),
-            v => Data {
-                shape: data.shape,
-                values: v,
-            },
-        };
         check_shape(&what, &spec.shape, &data.shape)?;
         if let Some(ts) = sig {
             check_shape(&what, &ts[i].shape, &data.shape)?;
