@@ -4,6 +4,7 @@
 
 mod bundle;
 mod cli;
+mod ui;
 
 use clap::{Parser, Subcommand};
 
