@@ -209,7 +209,7 @@ impl OutputMapping {
     }
 }
 
-fn matrix(p: &NamedOutput, rows: usize) -> Result<(Vec<f64>, usize), String> {
+fn matrix(p: &NamedOutput, rows: usize) -> Result<(&[f64], usize), String> {
     let OutputData::Numbers(vals) = &p.data else {
         return Err(format!("output {} is not numeric", p.name));
     };
@@ -219,7 +219,7 @@ fn matrix(p: &NamedOutput, rows: usize) -> Result<(Vec<f64>, usize), String> {
             p.name, p.shape
         ));
     }
-    Ok((vals.clone(), vals.len() / rows))
+    Ok((vals, vals.len() / rows))
 }
 
 fn argmax(row: &[f64]) -> usize {

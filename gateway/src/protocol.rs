@@ -279,7 +279,84 @@ struct V2AnswerOutput {
     name: String,
     #[serde(default)]
     shape: Vec<i64>,
-    data: Value,
+    data: FlatData,
+}
+
+/// Output data read straight from JSON (nested lists flattened row-major) without a `Value` tree.
+struct FlatData(Result<OutputData, String>);
+
+struct FlatVisitor<'a> {
+    nums: &'a mut Vec<f64>,
+    strs: &'a mut Vec<String>,
+}
+
+impl<'de> serde::de::Visitor<'de> for FlatVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a (nested) list of numbers, booleans or strings")
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.nums.push(v);
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.nums.push(v as f64);
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.nums.push(v as f64);
+        Ok(())
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.nums.push(f64::from(u8::from(v)));
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.nums.push(f64::NAN);
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.strs.push(v.to_string());
+        Ok(())
+    }
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.strs.push(v);
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(FlatVisitor {
+                nums: &mut *self.nums,
+                strs: &mut *self.strs,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FlatVisitor<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FlatData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut nums = Vec::new();
+        let mut strs = Vec::new();
+        d.deserialize_any(FlatVisitor {
+            nums: &mut nums,
+            strs: &mut strs,
+        })?;
+        Ok(FlatData(match (nums.is_empty(), strs.is_empty()) {
+            (_, true) => Ok(OutputData::Numbers(nums)),
+            (true, false) => Ok(OutputData::Strings(strs)),
+            (false, false) => Err("mixed strings and numbers in output data".into()),
+        }))
+    }
 }
 
 /// Reads a KServe V2 infer answer.
@@ -288,7 +365,7 @@ pub fn parse_v2_answer(body: &[u8]) -> Result<Answer, String> {
         serde_json::from_slice(body).map_err(|e| format!("not a V2 infer answer: {e}"))?;
     let mut outputs = Vec::with_capacity(a.outputs.len());
     for o in a.outputs {
-        let data = to_data(&o.data).map_err(|e| format!("output {}: {e}", o.name))?;
+        let data = o.data.0.map_err(|e| format!("output {}: {e}", o.name))?;
         let shape: Vec<usize> = if o.shape.is_empty() {
             vec![data.len()]
         } else {

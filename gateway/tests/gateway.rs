@@ -734,3 +734,17 @@ async fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_example_config_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway.toml");
+    let cfg = homeml_gateway::GatewayConfig::from_path(&path).unwrap();
+    assert_eq!(cfg.apps[0].name, "iris");
+    assert_eq!(cfg.apps[0].features.len(), 4);
+    std::env::set_var("HOMEML_GATEWAY_KEY_DEMO", "demo-key");
+    homeml_gateway::Gateway::new(&cfg).unwrap();
+    assert_eq!(
+        homeml_gateway::auth::hash_key_hex("change-me"),
+        cfg.auth.unwrap().keys[1].sha256.clone().unwrap()
+    );
+}
