@@ -10,6 +10,8 @@
 
 pub mod graph;
 pub mod ops;
+#[cfg(feature = "ort")]
+pub mod ort_engine;
 mod save;
 mod tract_engine;
 
@@ -25,9 +27,14 @@ pub use tract_engine::TractModel;
 pub const FLAVOR_NAME: &str = "onnx";
 
 /// The engines [`OnnxFlavor`] can run a model with (`LoadOptions.engine`).
+#[cfg(not(feature = "ort"))]
 pub const ENGINES: &[&str] = &["tract"];
+/// The engines [`OnnxFlavor`] can run a model with (`LoadOptions.engine`).
+#[cfg(feature = "ort")]
+pub const ENGINES: &[&str] = &["tract", "ort"];
 
-/// The `onnx` flavor. Engine: tract (default). `LoadOptions.extra["onnx.ops"] = "tract"` uses tract's stock
+/// The `onnx` flavor. Engine: tract (default), or ONNX Runtime with `LoadOptions.engine = "ort"` (cargo
+/// feature `ort`; a pool of `LoadOptions.threads` sessions, default 2). `LoadOptions.extra["onnx.ops"] = "tract"` uses tract's stock
 /// ai.onnx.ml operators instead of homeml's (for comparisons).
 #[derive(Debug, Default, Clone)]
 pub struct OnnxFlavor;
@@ -71,6 +78,23 @@ impl Flavor for OnnxFlavor {
                 );
                 Ok(Arc::new(model))
             }
+            #[cfg(feature = "ort")]
+            Some("ort") => {
+                let dylib =
+                    ort_engine::dylib_path(ctx.options.extra.get("ort.dylib").map(String::as_str))?;
+                let pool = ctx.options.threads.unwrap_or(2);
+                let start = std::time::Instant::now();
+                let model = ort_engine::OrtModel::load(&path, &dylib, pool)?;
+                tracing::info!(
+                    path = %path.display(),
+                    engine = "ort",
+                    sessions = pool,
+                    ms = start.elapsed().as_secs_f64() * 1e3,
+                    "loaded ONNX model"
+                );
+                Ok(Arc::new(model))
+            }
+            #[cfg(not(feature = "ort"))]
             Some("ort") => Err(FlavorError::InvalidModel(
                 "engine \"ort\" is not available: this homeml was built without the `ort` feature"
                     .into(),

@@ -140,7 +140,8 @@ impl TractModel {
     }
 }
 
-fn to_tract(t: Tensor, spec: &IoSpec) -> Result<TValue, FlavorError> {
+/// Converts `t` to the input's dtype and checks its rank and fixed dimensions.
+pub(crate) fn check_input(t: Tensor, spec: &IoSpec) -> Result<Tensor, FlavorError> {
     let t = if t.dtype() != spec.dtype {
         t.cast(spec.dtype)
             .map_err(|e| FlavorError::InvalidInput(format!("input {:?}: {e}", spec.name)))?
@@ -164,7 +165,11 @@ fn to_tract(t: Tensor, spec: &IoSpec) -> Result<TValue, FlavorError> {
             )));
         }
     }
-    let (shape, data) = t.into_parts();
+    Ok(t)
+}
+
+fn to_tract(t: Tensor, spec: &IoSpec) -> Result<TValue, FlavorError> {
+    let (shape, data) = check_input(t, spec)?.into_parts();
     let dim = tract_ndarray::IxDyn(&shape);
     let shape_err = |e: tract_ndarray::ShapeError| FlavorError::InvalidInput(e.to_string());
     let tensor: tract_onnx::prelude::Tensor = match data {

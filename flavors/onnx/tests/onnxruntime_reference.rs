@@ -215,3 +215,75 @@ fn bad_inputs_and_models_are_errors_not_panics() {
     assert!(TractModel::load(&junk).is_err());
     assert!(TractModel::load(&tmp.path().join("missing.onnx")).is_err());
 }
+
+/// The `ort` engine (cargo feature `ort`) gives onnxruntime's answers through the flavor, and a missing
+/// library is an error, not an abort.
+#[cfg(feature = "ort")]
+#[test]
+fn ort_engine_matches_onnxruntime() {
+    let site = common::workspace().join(".venv/lib");
+    let dylib = std::env::var_os("ORT_DYLIB_PATH")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let py = std::fs::read_dir(&site).ok()?.flatten().next()?.path();
+            let capi = py.join("site-packages/onnxruntime/capi");
+            std::fs::read_dir(capi)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+                })
+        })
+        .expect("no libonnxruntime.so.*: set ORT_DYLIB_PATH");
+    let (dir, names) = common::models();
+    let flavor = OnnxFlavor;
+    let mut failures = BTreeMap::new();
+    let load = |name: &str, lib: &std::path::Path| {
+        let tmp = tempfile::tempdir().unwrap();
+        let model_dir = tmp.path().join("m");
+        homeml_onnx::save_model(&model_dir, &dir.join(format!("{name}.onnx")), None, None).unwrap();
+        let mlmodel = homeml_flavor::MlModel::read_dir(&model_dir).unwrap();
+        let mut options = LoadOptions {
+            engine: Some("ort".into()),
+            threads: Some(2),
+            ..LoadOptions::default()
+        };
+        options
+            .extra
+            .insert("ort.dylib".into(), lib.display().to_string());
+        let ctx = homeml_flavor::LoadContext {
+            model_dir: &model_dir,
+            mlmodel: &mlmodel,
+            flavor_config: mlmodel.flavor("onnx").unwrap(),
+            options: &options,
+        };
+        homeml_flavor::Flavor::load(&flavor, &ctx)
+    };
+    // A missing library first: a clear error (the process-wide library is not loaded by it).
+    let missing = load(
+        "logreg",
+        std::path::Path::new("/nonexistent/libonnxruntime.so.1.99.0"),
+    );
+    assert!(missing.is_err());
+    assert!(missing
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("does not exist"));
+    for name in names {
+        let reference = common::reference(name);
+        let result = load(name, &dylib)
+            .map_err(|e| e.to_string())
+            .and_then(|m| check(m.as_ref(), &reference));
+        if let Err(e) = result {
+            failures.insert(name.clone(), e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "ort engine differs from onnxruntime: {failures:#?}"
+    );
+}
