@@ -231,6 +231,22 @@ mod tests {
     }
 
     #[test]
+    fn reads_raw_keys_from_the_environment() {
+        // The only test of this crate's unit tests that touches the environment.
+        std::env::set_var("HOMEML_GATEWAY_UNIT_TEST_KEY", "env-secret");
+        let mut c = cfg();
+        c.keys[0].sha256 = None;
+        c.keys[0].env = Some("HOMEML_GATEWAY_UNIT_TEST_KEY".into());
+        let auth = Auth::new(&c).unwrap();
+        assert_eq!(
+            auth.check(&headers("env-secret"), "iris").unwrap().name,
+            "a"
+        );
+        c.keys[0].env = Some("HOMEML_GATEWAY_UNIT_TEST_KEY_UNSET".into());
+        assert!(matches!(Auth::new(&c), Err(AuthError::MissingEnv { .. })));
+    }
+
+    #[test]
     fn hashes_like_sha256sum() {
         assert_eq!(
             hash_key_hex("abc"),
