@@ -38,6 +38,9 @@ pub use flavor::{SmartcoreFlavor, SmartcorePredictor};
 pub use model::{Labels, Matrix, SmartcoreModel, Targets};
 pub use save::save_model;
 
+/// Re-exported so that callers fit with the exact smartcore version this crate stores.
+pub use smartcore;
+
 /// The MLmodel flavor name.
 pub const FLAVOR_NAME: &str = "smartcore";
 /// The data file inside the model directory.
