@@ -16,7 +16,12 @@ pub struct GatewayArgs {
     #[arg(short = 'p', long, env = "HOMEML_GATEWAY_PORT", default_value_t = 8000)]
     port: u16,
     /// Address to listen on.
-    #[arg(short = 'h', long, env = "HOMEML_GATEWAY_HOST", default_value = "127.0.0.1")]
+    #[arg(
+        short = 'h',
+        long,
+        env = "HOMEML_GATEWAY_HOST",
+        default_value = "127.0.0.1"
+    )]
     host: String,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
