@@ -12,15 +12,18 @@ use homeml_flavor::{FlavorRegistry, LoadOptions, Model, Tensor};
 use homeml_plugin_example::{save_model, NearestCentroid, NearestCentroidModel};
 
 fn library() -> Option<PathBuf> {
-    // <target>/release/deps/boundary-<hash>: the cdylib is in <target>/release.
+    // <target>/release/deps/boundary-<hash>: cargo bench leaves the cdylib in deps/ (`cargo build
+    // --release` copies it up to <target>/release).
     let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?;
-    let lib = dir.join(format!(
+    let deps = exe.parent()?;
+    let name = format!(
         "{}homeml_plugin_example{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ));
-    lib.is_file().then_some(lib)
+    );
+    [deps.join(&name), deps.parent()?.join(&name)]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 fn params() -> NearestCentroid {
