@@ -7,9 +7,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
@@ -36,7 +36,7 @@ struct Shared {
 /// Fixed for the run; shared by all connections.
 struct Plan {
     method: Method,
-    path: String,
+    uri: Uri,
     headers: HeaderMap,
     bodies: Vec<Bytes>,
     host: String,
@@ -117,7 +117,9 @@ pub async fn run(config: Config) -> Result<Report> {
     let measure_start = start + config.warmup;
     let plan = Arc::new(Plan {
         method: method.clone(),
-        path: config.target.path_and_query.clone(),
+        uri: config.target.path_and_query.parse().map_err(|e| {
+            Error::Config(format!("bad path {:?}: {e}", config.target.path_and_query))
+        })?,
         headers,
         bodies,
         host: config.target.host.clone(),
@@ -253,7 +255,35 @@ async fn progress_loop(plan: Arc<Plan>, shared: Arc<Shared>) {
     }
 }
 
-async fn connect(plan: &Plan) -> Option<SendRequest<Full<Bytes>>> {
+/// One HTTP/1.1 connection, driven inside the task of its virtual client (no spawned connection
+/// task: one task per client keeps a request's wake-ups inside that task).
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    conn: Connection<TokioIo<TcpStream>, Full<Bytes>>,
+    /// The connection future has completed: the connection is unusable.
+    done: bool,
+}
+
+impl Client {
+    /// Whether the connection can carry another request. Polls the connection once without
+    /// waiting, so that a keep-alive connection the server closed while idle is noticed here and
+    /// not charged as a failed request.
+    async fn usable(&mut self) -> bool {
+        if self.done || self.sender.is_closed() {
+            return false;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut self.conn => {
+                self.done = true;
+                false
+            }
+            _ = std::future::ready(()) => !self.sender.is_closed(),
+        }
+    }
+}
+
+async fn connect(plan: &Plan) -> Option<Client> {
     let attempt = async {
         let stream = TcpStream::connect((plan.host.as_str(), plan.port))
             .await
@@ -262,35 +292,43 @@ async fn connect(plan: &Plan) -> Option<SendRequest<Full<Bytes>>> {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .ok()?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!(error = %e, "connection ended");
-            }
-        });
-        Some(sender)
+        Some(Client {
+            sender,
+            conn,
+            done: false,
+        })
     };
     timeout(plan.connect_timeout, attempt).await.ok().flatten()
 }
 
-/// Sends one request on `sender` and reads the whole answer.
-async fn exchange(plan: &Plan, sender: &mut SendRequest<Full<Bytes>>, body: Bytes) -> Outcome {
-    let mut builder = Request::builder()
-        .method(plan.method.clone())
-        .uri(plan.path.as_str());
-    if let Some(h) = builder.headers_mut() {
-        h.clone_from(&plan.headers);
-    }
-    let request = match builder.body(Full::new(body)) {
-        Ok(r) => r,
-        Err(_) => return Outcome::Io,
-    };
+/// Sends one request on `client` and reads the whole answer.
+async fn exchange(plan: &Plan, client: &mut Client, body: Bytes) -> Outcome {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = plan.method.clone();
+    *request.uri_mut() = plan.uri.clone();
+    *request.headers_mut() = plan.headers.clone();
+    let Client { sender, conn, done } = client;
     let work = async {
+        sender.ready().await.map_err(|_| ())?;
         let response = sender.send_request(request).await.map_err(|_| ())?;
         let status = response.status().as_u16();
         response.into_body().collect().await.map_err(|_| ())?;
         Ok::<u16, ()>(status)
     };
-    match timeout(plan.timeout, work).await {
+    let both = async {
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            r = &mut work => r,
+            _ = conn => {
+                // The connection ended (e.g. the server closed it after this answer): whatever it
+                // delivered is still read; without it the request fails.
+                *done = true;
+                work.await
+            }
+        }
+    };
+    match timeout(plan.timeout, both).await {
         Ok(Ok(status)) => Outcome::Answer(status),
         Ok(Err(())) => Outcome::Io,
         Err(_) => Outcome::Timeout,
@@ -306,7 +344,7 @@ async fn connection(id: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<C
         missed: 0,
         last_answer: None,
     };
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut client: Option<Client> = None;
     let mut body_index = id % plan.bodies.len().max(1);
     // Open loop: this connection's share of the rate, staggered against the others.
     let interval = match plan.mode {
@@ -348,17 +386,14 @@ async fn connection(id: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<C
             }
         }
         // (Re)connect when needed. A closed keep-alive connection is not an error by itself.
-        if sender.as_ref().is_none_or(|s| s.is_closed()) {
-            sender = None;
-        }
-        if let Some(s) = sender.as_mut() {
-            if s.ready().await.is_err() {
-                sender = None;
+        if let Some(c) = client.as_mut() {
+            if !c.usable().await {
+                client = None;
             }
         }
-        if sender.is_none() {
-            sender = connect(&plan).await;
-            if sender.is_none() {
+        if client.is_none() {
+            client = connect(&plan).await;
+            if client.is_none() {
                 shared.errors.fetch_add(1, Ordering::Relaxed);
                 if measured {
                     r.errors.connect += 1;
@@ -371,11 +406,11 @@ async fn connection(id: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<C
                 continue;
             }
         }
-        let Some(s) = sender.as_mut() else { continue };
+        let Some(c) = client.as_mut() else { continue };
         let body = plan.bodies[body_index].clone();
         body_index = (body_index + 1) % plan.bodies.len();
         let sent = Instant::now();
-        let outcome = exchange(&plan, s, body).await;
+        let outcome = exchange(&plan, c, body).await;
         let done = Instant::now();
         match outcome {
             Outcome::Answer(status) => {
@@ -403,7 +438,7 @@ async fn connection(id: usize, plan: Arc<Plan>, shared: Arc<Shared>) -> Result<C
                     }
                 }
                 // The connection is in an unknown state: start afresh.
-                sender = None;
+                client = None;
             }
         }
     }
