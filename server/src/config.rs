@@ -318,6 +318,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses() {
+        let cfg = ServerConfig::from_toml_str(include_str!("../../examples/serve.toml")).unwrap();
+        assert_eq!(cfg.models.len(), 2);
+        assert_eq!(cfg.models[1].max_queue_delay, Duration::from_millis(2));
+        assert_eq!(cfg.limits.request_timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
     fn refuses_unknown_keys_and_bad_values() {
         assert!(ServerConfig::from_toml_str("prot = 1").is_err());
         let err =

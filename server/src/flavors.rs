@@ -1,12 +1,36 @@
 //! The flavors built into homeml.
 
+use std::sync::Arc;
+
 use homeml_flavor::FlavorRegistry;
 
-/// A registry with every flavor compiled into this crate, in order of preference.
+/// A registry with every flavor compiled into this crate, in order of preference: `onnx`
+/// (homeml-onnx: tract, or ONNX Runtime with its `ort` feature) and `smartcore` (homeml-smartcore).
 ///
-/// The engine crates (`homeml-onnx`, `homeml-smartcore`, `homeml-linfa`) are registered here as they
-/// export their flavor types; callers may add plugins to the returned registry before
-/// [`crate::Server::start`].
+/// Callers may add plugins to the returned registry before [`crate::Server::start`].
 pub fn builtin_registry() -> FlavorRegistry {
-    FlavorRegistry::new()
+    let mut registry = FlavorRegistry::new();
+    // Names are distinct, so registration cannot fail; a failure would only drop that flavor.
+    for flavor in [
+        Arc::new(homeml_onnx::OnnxFlavor::new()) as Arc<dyn homeml_flavor::Flavor>,
+        Arc::new(homeml_smartcore::SmartcoreFlavor::new()),
+    ] {
+        if let Err(e) = registry.register(flavor, "built-in") {
+            tracing::error!(error = %e, "cannot register a built-in flavor");
+        }
+    }
+    registry
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registers_the_engines() {
+        let names: Vec<String> = super::builtin_registry()
+            .list()
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, vec!["onnx".to_string(), "smartcore".to_string()]);
+    }
 }

@@ -95,13 +95,29 @@ impl Resolver {
     }
 
     fn resolve_tracked(&self, uri: &str) -> Result<Resolved, ResolveError> {
-        Err(ResolveError::Tracking {
+        let store_uri = self.tracking_uri();
+        let err = |message: String| ResolveError::Tracking {
             uri: uri.to_string(),
-            message: format!(
-                "this build resolves only model directories (tracking store {} not supported yet)",
-                self.tracking_uri()
-            ),
-        })
+            message,
+        };
+        // Opening a store creates it: refuse to conjure an empty one for a server.
+        if let Some(root) = homeml_tracking::util::uri_to_path(&store_uri) {
+            if !root.is_dir() {
+                return Err(err(format!(
+                    "the tracking store {store_uri} does not exist (set --tracking-uri or MLFLOW_TRACKING_URI)"
+                )));
+            }
+        }
+        let store = homeml_tracking::Store::open(&store_uri)
+            .map_err(|e| err(format!("tracking store {store_uri}: {e}")))?;
+        let found = store
+            .resolve_model_uri(uri)
+            .map_err(|e| err(e.to_string()))?;
+        let mut resolved = resolve_dir(&found.path)?;
+        resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);
+        resolved.registered_name = found.registered_name;
+        resolved.version = found.version.map(|v| v.to_string());
+        Ok(resolved)
     }
 }
 

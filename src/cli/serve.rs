@@ -1,10 +1,191 @@
-//! `homeml serve`.
+//! `homeml serve`: serve one model (`-m URI`) or several (`--config serve.toml`) over HTTP.
+//!
+//! Flags override the file: host and port always; the batching flags apply to the `-m` model and, when
+//! given, to every model of the file. `-h` is the host (as in `mlflow models serve`); help is `--help`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use homeml_server::{builtin_registry, ModelConfig, Server, ServerConfig};
 
 /// Arguments of `homeml serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+#[command(disable_help_flag = true)]
+pub struct ServeArgs {
+    /// The model: a model URI (`models:/name@alias`, `models:/name/3`, `runs:/id/model`) or directory.
+    #[arg(short = 'm', long = "model-uri", env = "HOMEML_MODEL_URI")]
+    pub model_uri: Option<String>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(short = 'p', long, env = "HOMEML_PORT")]
+    pub port: Option<u16>,
+    /// Address to listen on.
+    #[arg(short = 'h', long, env = "HOMEML_HOST")]
+    pub host: Option<String>,
+    /// The name to serve the `-m` model under (default: its registered name, else its directory name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A serve.toml with several models and their settings.
+    #[arg(long, env = "HOMEML_SERVE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The tracking store resolving `models:/` and `runs:/` URIs.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub tracking_uri: Option<String>,
+    /// Most rows per model call [default: 256].
+    #[arg(long, env = "HOMEML_MAX_BATCH_ROWS")]
+    pub max_batch_rows: Option<usize>,
+    /// Milliseconds the batcher waits for more rows after the first [default: 0, never wait].
+    #[arg(long, env = "HOMEML_MAX_QUEUE_DELAY_MS")]
+    pub max_queue_delay_ms: Option<u64>,
+    /// Requests that may wait per model; beyond it 429 (V2) / 503 (MLflow) [default: 1024].
+    #[arg(long, env = "HOMEML_QUEUE_CAPACITY")]
+    pub queue_capacity: Option<usize>,
+    /// Compute threads per model [default: 1].
+    #[arg(long, env = "HOMEML_WORKERS")]
+    pub workers: Option<usize>,
+    /// Deadline of a prediction in milliseconds; 0 disables it [default: 30000].
+    #[arg(long, env = "HOMEML_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Engine for flavors with several (e.g. `tract` or `ort` for onnx).
+    #[arg(long, env = "HOMEML_ENGINE")]
+    pub engine: Option<String>,
+    /// Re-resolve the model URI this often and swap in new versions [default: 30 for aliases/stages].
+    #[arg(long, env = "HOMEML_RELOAD_INTERVAL_S")]
+    pub reload_interval_s: Option<u64>,
+    /// Largest request body in bytes [default: 33554432].
+    #[arg(long, env = "HOMEML_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Connections served at once [default: 1024].
+    #[arg(long, env = "HOMEML_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
 
-/// Runs `homeml serve`.
-pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("homeml serve is not built yet")
+impl ServeArgs {
+    /// The server configuration these arguments describe.
+    pub fn to_config(&self) -> anyhow::Result<ServerConfig> {
+        let mut cfg = match &self.config {
+            Some(path) => ServerConfig::from_toml_file(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(h) = &self.host {
+            cfg.host = h.clone();
+        }
+        if let Some(p) = self.port {
+            cfg.port = p;
+        }
+        if self.tracking_uri.is_some() {
+            cfg.tracking_uri = self.tracking_uri.clone();
+        }
+        if let Some(v) = self.max_body_bytes {
+            cfg.limits.max_body_bytes = v;
+        }
+        if let Some(v) = self.max_connections {
+            cfg.limits.max_connections = v;
+        }
+        if let Some(v) = self.request_timeout_ms {
+            cfg.limits.request_timeout = (v > 0).then(|| Duration::from_millis(v));
+        }
+        if let Some(uri) = &self.model_uri {
+            let mut m = ModelConfig::new(uri.clone());
+            m.name = self.name.clone();
+            cfg.models.push(m);
+        } else if self.name.is_some() {
+            anyhow::bail!("--name names the -m model: give -m too");
+        }
+        for m in &mut cfg.models {
+            if let Some(v) = self.max_batch_rows {
+                m.max_batch_rows = v;
+            }
+            if let Some(v) = self.max_queue_delay_ms {
+                m.max_queue_delay = Duration::from_millis(v);
+            }
+            if let Some(v) = self.queue_capacity {
+                m.queue_capacity = v;
+            }
+            if let Some(v) = self.workers {
+                m.workers = v;
+            }
+            if self.engine.is_some() {
+                m.engine = self.engine.clone();
+            }
+            if let Some(v) = self.reload_interval_s {
+                m.reload_interval = Some(Duration::from_secs(v));
+            }
+        }
+        if cfg.models.is_empty() {
+            anyhow::bail!(
+                "nothing to serve: give a model with -m URI or several with --config serve.toml"
+            );
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Runs `homeml serve` until SIGTERM or SIGINT, then drains in-flight requests.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.to_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("homeml-io")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let handle = Server::start(cfg, builtin_registry()).await?;
+        println!("homeml serving on http://{}", handle.addr());
+        tokio::select! {
+            _ = homeml_server::shutdown::signal() => handle.shutdown(),
+            _ = handle.wait() => {}
+        }
+        handle.wait().await;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn dash_h_is_the_host_and_flags_fill_the_model() {
+        let cli = Cli::try_parse_from([
+            "serve",
+            "-m",
+            "/tmp/model",
+            "-h",
+            "0.0.0.0",
+            "-p",
+            "9001",
+            "--max-batch-rows",
+            "32",
+            "--request-timeout-ms",
+            "0",
+            "--name",
+            "iris",
+        ])
+        .unwrap();
+        let cfg = cli.serve.to_config().unwrap();
+        assert_eq!(cfg.host, "0.0.0.0");
+        assert_eq!(cfg.port, 9001);
+        assert_eq!(cfg.limits.request_timeout, None);
+        assert_eq!(cfg.models.len(), 1);
+        assert_eq!(cfg.models[0].max_batch_rows, 32);
+        assert_eq!(cfg.models[0].name.as_deref(), Some("iris"));
+    }
+
+    #[test]
+    fn needs_a_model() {
+        let cli = Cli::try_parse_from(["serve"]).unwrap();
+        assert!(cli.serve.to_config().is_err());
+    }
 }

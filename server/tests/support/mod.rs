@@ -52,10 +52,10 @@ impl Model for Lin {
         }
         self.batches.lock().unwrap().push(x.rows());
         std::thread::sleep(self.delay);
-        if v.iter().any(|x| *x == 666.0) {
+        if v.contains(&666.0) {
             panic!("the devil's number");
         }
-        if v.iter().any(|x| *x == 13.0) {
+        if v.contains(&13.0) {
             return Err(FlavorError::Engine("unlucky".into()));
         }
         let out = v.iter().map(|x| x * self.scale).collect();
