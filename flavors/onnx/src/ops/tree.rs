@@ -540,18 +540,19 @@ impl TreeEnsemble {
         let k = self.n_outputs;
         let mut scores = vec![0f32; rows * k];
         let mut labels_ix = Vec::with_capacity(if self.is_classifier() { rows } else { 0 });
-        let mut acc = vec![0f64; k];
-        let mut has = vec![false; k];
-        for (r, row) in x.chunks_exact(n_cols).enumerate() {
-            acc.iter_mut().for_each(|a| *a = 0.0);
-            has.iter_mut().for_each(|h| *h = false);
-            for &root in &self.roots {
+        // Tree-major: one tree's nodes stay in cache while every row of the batch walks it.
+        let mut acc = vec![0f64; rows * k];
+        let mut has = vec![false; rows * k];
+        for &root in &self.roots {
+            for (r, row) in x.chunks_exact(n_cols).enumerate() {
                 let leaf = if self.simple_leq {
                     walk_leq(nodes, root, row)
                 } else {
                     walk_any(nodes, root, row)
                 };
                 let node = &nodes[leaf as usize];
+                let acc = &mut acc[r * k..(r + 1) * k];
+                let has = &mut has[r * k..(r + 1) * k];
                 for w in node.t as usize..node.f as usize {
                     let t = self.weight_target[w] as usize;
                     let v = self.weight_value[w];
@@ -571,11 +572,15 @@ impl TreeEnsemble {
                     has[t] = true;
                 }
             }
+        }
+        for r in 0..rows {
             let out = &mut scores[r * k..(r + 1) * k];
+            let a = &mut acc[r * k..(r + 1) * k];
+            let h = &mut has[r * k..(r + 1) * k];
             if self.is_classifier() {
-                labels_ix.push(self.finalize_classifier(&mut acc, &mut has, out));
+                labels_ix.push(self.finalize_classifier(a, h, out));
             } else {
-                self.finalize_regressor(&acc, &has, out);
+                self.finalize_regressor(a, h, out);
             }
         }
         let labels = match &self.kind {
