@@ -244,10 +244,10 @@ fn print_usage(base: &str, gateway: Option<std::net::SocketAddr>, tracking_uri: 
          -d '{{\"dataframe_split\": {{\"columns\": [\"sepal_length\", \"sepal_width\", \"petal_length\", \"petal_width\"], \"data\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}}}'"
     );
     println!();
-    println!("KServe V2 infer:");
+    println!("KServe V2 infer (one tensor per named column of the signature):");
     println!(
         "  curl -s {base}/v2/models/iris-classifier/infer -H 'content-type: application/json' \\\n    \
-         -d '{{\"inputs\": [{{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": \"FP64\", \"data\": [5.1, 3.5, 1.4, 0.2]}}]}}'"
+         -d '{{\"inputs\": [{{\"name\": \"sepal_length\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [5.1]}}, {{\"name\": \"sepal_width\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [3.5]}}, {{\"name\": \"petal_length\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [1.4]}}, {{\"name\": \"petal_width\", \"shape\": [1], \"datatype\": \"FP64\", \"data\": [0.2]}}]}}'"
     );
     println!();
     println!("Diabetes regressor (MLflow inputs):");
