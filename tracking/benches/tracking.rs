@@ -18,5 +18,25 @@ fn log_metric(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, log_metric);
+fn search_runs(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().to_string_lossy()).expect("store");
+    for i in 0..1000 {
+        let run = store.start_run("0", RunOptions::default()).expect("run");
+        store
+            .log_param(run.id(), "seed", &i.to_string())
+            .expect("param");
+        store
+            .log_metric(run.id(), "loss", 1.0 / (i as f64 + 1.0), 0, None)
+            .expect("metric");
+    }
+    c.bench_function("search_runs_1000", |b| {
+        b.iter(|| {
+            let runs = store.search_runs(&["0"]).expect("search");
+            assert_eq!(runs.len(), 1000);
+        })
+    });
+}
+
+criterion_group!(benches, log_metric, search_runs);
 criterion_main!(benches);
