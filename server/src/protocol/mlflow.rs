@@ -102,8 +102,8 @@ fn decode_json(body: &[u8], model: &ModelInfo) -> Result<(InferInput, ResponsePl
     let data = &map[*field];
     let payload = match *field {
         "dataframe_split" => dataframe_split(data)?,
-        "dataframe_records" => records(data, "dataframe_records")?,
-        _ => tf_serving(data, field)?,
+        "dataframe_records" => records(data, body, "dataframe_records")?,
+        _ => tf_serving(data, body, field)?,
     };
     let plan = plan(&payload, model);
     Ok((schema::assemble(payload, model)?, plan))
@@ -184,55 +184,18 @@ fn dataframe_split(v: &Value) -> Result<Payload<'_>, ApiError> {
     })
 }
 
-/// A list of `{column: value}` records (pandas' `records` orient). A key missing from a record is a
-/// missing value (NaN for float columns), as pandas reads it.
-fn records<'a>(v: &'a Value, field: &str) -> Result<Payload<'a>, ApiError> {
-    static NULL: Value = Value::Null;
+/// A list of `{column: value}` records (pandas' `records` orient), columns in the body's key order.
+fn records<'a>(v: &'a Value, body: &[u8], field: &str) -> Result<Payload<'a>, ApiError> {
     let Value::Array(rows) = v else {
         return Err(ApiError::BadRequest(format!(
             "{field} must be a list of records"
         )));
     };
-    let mut names: Vec<&'a str> = Vec::new();
-    for (r, row) in rows.iter().enumerate() {
-        let Value::Object(rec) = row else {
-            return Err(ApiError::BadRequest(format!(
-                "{field} entry {r} is not an object"
-            )));
-        };
-        for k in rec.keys() {
-            if !names.contains(&k.as_str()) {
-                names.push(k);
-            }
-        }
-    }
-    let mut cols: Vec<Vec<Cell<'a>>> = names
-        .iter()
-        .map(|_| Vec::with_capacity(rows.len()))
-        .collect();
-    for row in rows {
-        if let Value::Object(rec) = row {
-            for (col, name) in cols.iter_mut().zip(&names) {
-                col.push(Cell::Json(rec.get(*name).unwrap_or(&NULL)));
-            }
-        }
-    }
-    let nrows = rows.len();
-    Ok(Payload::Frame {
-        columns: names
-            .into_iter()
-            .zip(cols)
-            .map(|(name, cells)| Column {
-                name: Some(name.to_string()),
-                data: Data::cells(vec![nrows], cells),
-            })
-            .collect(),
-        rows: nrows,
-    })
+    super::records::frame(rows, &super::records::key_order(body, Some(field)), field)
 }
 
 /// TF-serving style `instances` / `inputs`: a (nested) list, a dict of named lists, or a list of records.
-fn tf_serving<'a>(v: &'a Value, field: &str) -> Result<Payload<'a>, ApiError> {
+fn tf_serving<'a>(v: &'a Value, body: &[u8], field: &str) -> Result<Payload<'a>, ApiError> {
     match v {
         Value::Object(map) => {
             let mut named = Vec::with_capacity(map.len());
@@ -241,7 +204,9 @@ fn tf_serving<'a>(v: &'a Value, field: &str) -> Result<Payload<'a>, ApiError> {
             }
             Ok(Payload::Named(named))
         }
-        Value::Array(items) if items.first().is_some_and(Value::is_object) => records(v, field),
+        Value::Array(items) if items.first().is_some_and(Value::is_object) => {
+            records(v, body, field)
+        }
         Value::Array(_) => Ok(Payload::Tensor(flatten(v, field)?)),
         _ => Err(ApiError::BadRequest(format!(
             "{field} must be a list or an object of named lists"
@@ -620,6 +585,18 @@ mod tests {
         );
         assert!(e.to_string().contains("column \"sepal_length\""), "{e}");
         assert_eq!(e.status(crate::error::Protocol::Mlflow), 400);
+    }
+
+    #[test]
+    fn records_keep_the_key_order_for_tensor_signatures() {
+        // MLflow stacks a frame's columns in the request's order when the signature has no names.
+        let m = iris(tensor_sig(), "onnx");
+        let (input, _) = ok(
+            J,
+            r#"{"dataframe_records": [{"sepal_width":3.5,"sepal_length":5.1,"petal_length":1.4,"petal_width":0.2}]}"#,
+            &m,
+        );
+        assert_eq!(x(&input), &TensorData::F32(vec![3.5, 5.1, 1.4, 0.2]));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod binary;
 pub mod json;
 pub mod mlflow;
 pub mod predict;
+pub mod records;
 pub mod schema;
 pub mod v2;
 

@@ -33,7 +33,7 @@ pub fn decode(
         ));
     };
     let payload = if rows.first().is_some_and(Value::is_object) {
-        records(rows)?
+        super::records::frame(rows, &super::records::key_order(body, None), "row")?
     } else {
         let data = flatten(&value, "rows")?;
         if data.shape.len() != 2 {
@@ -45,37 +45,6 @@ pub fn decode(
         Payload::Tensor(data)
     };
     Ok((schema::assemble(payload, model)?, ResponsePlan::Predict))
-}
-
-fn records(rows: &[Value]) -> Result<Payload<'_>, ApiError> {
-    static NULL: Value = Value::Null;
-    let mut names: Vec<&str> = Vec::new();
-    for (r, row) in rows.iter().enumerate() {
-        let Value::Object(rec) = row else {
-            return Err(ApiError::BadRequest(format!("row {r} is not an object")));
-        };
-        for k in rec.keys() {
-            if !names.contains(&k.as_str()) {
-                names.push(k);
-            }
-        }
-    }
-    let columns = names
-        .iter()
-        .map(|name| schema::Column {
-            name: Some((*name).to_string()),
-            data: schema::Data::cells(
-                vec![rows.len()],
-                rows.iter()
-                    .map(|row| schema::Cell::Json(row.get(*name).unwrap_or(&NULL)))
-                    .collect(),
-            ),
-        })
-        .collect();
-    Ok(Payload::Frame {
-        columns,
-        rows: rows.len(),
-    })
 }
 
 /// Encodes the first output as a bare JSON array, one entry per row.
