@@ -393,7 +393,7 @@ fn v2_binary_tensors() {
         "POST",
         "/v2/models/tensor/infer",
         &[("Inference-Header-Content-Length", &len)],
-        &json_part.as_bytes()[..],
+        json_part.as_bytes(),
     );
     v2_error(&r, 400, "binary_data_size");
 }
