@@ -28,6 +28,12 @@ pub struct ServeArgs {
     /// A serve.toml with several models and their settings.
     #[arg(long, env = "HOMEML_SERVE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// A bundle written by `homeml build`: serves its `serve.toml` with the model at `model/`.
+    #[arg(long, env = "HOMEML_BUNDLE", conflicts_with_all = ["config", "model_uri"])]
+    pub bundle: Option<PathBuf>,
+    /// Load every flavor plugin (`.so`) in this folder; a library that is refused is logged and skipped.
+    #[arg(long, env = "HOMEML_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
     /// The tracking store resolving `models:/` and `runs:/` URIs.
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     pub tracking_uri: Option<String>,
@@ -66,9 +72,20 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The server configuration these arguments describe.
     pub fn to_config(&self) -> anyhow::Result<ServerConfig> {
-        let mut cfg = match &self.config {
-            Some(path) => ServerConfig::from_toml_file(path)?,
-            None => ServerConfig::default(),
+        let mut cfg = match (&self.config, &self.bundle) {
+            (Some(path), _) => ServerConfig::from_toml_file(path)?,
+            (None, Some(dir)) => {
+                let mut cfg =
+                    ServerConfig::from_toml_file(&crate::bundle::serve_config_path(dir)?)?;
+                // A bundle's model paths are relative to the bundle.
+                for m in &mut cfg.models {
+                    if !m.uri.contains(":/") && std::path::Path::new(&m.uri).is_relative() {
+                        m.uri = dir.join(&m.uri).display().to_string();
+                    }
+                }
+                cfg
+            }
+            (None, None) => ServerConfig::default(),
         };
         if let Some(h) = &self.host {
             cfg.host = h.clone();
@@ -128,13 +145,22 @@ impl ServeArgs {
 /// Runs `homeml serve` until SIGTERM or SIGINT, then drains in-flight requests.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.to_config()?;
+    let mut registry = builtin_registry();
+    if let Some(dir) = &args.plugin_dir {
+        for (path, result) in homeml_flavor::plugin::load_plugin_dir(&mut registry, dir) {
+            match result {
+                Ok(flavors) => tracing::info!(plugin = %path.display(), ?flavors, "plugin loaded"),
+                Err(e) => tracing::warn!(plugin = %path.display(), error = %e, "plugin refused"),
+            }
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("homeml-io")
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let handle = Server::start(cfg, builtin_registry()).await?;
+        let handle = Server::start(cfg, registry).await?;
         println!("homeml serving on http://{}", handle.addr());
         tokio::select! {
             _ = homeml_server::shutdown::signal() => handle.shutdown(),
