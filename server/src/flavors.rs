@@ -5,7 +5,8 @@ use std::sync::Arc;
 use homeml_flavor::FlavorRegistry;
 
 /// A registry with every flavor compiled into this crate, in order of preference: `onnx`
-/// (homeml-onnx: tract, or ONNX Runtime with its `ort` feature) and `smartcore` (homeml-smartcore).
+/// (homeml-onnx: tract, or ONNX Runtime with its `ort` feature), `smartcore` (homeml-smartcore) and
+/// `linfa` (homeml-linfa).
 ///
 /// Callers may add plugins to the returned registry before [`crate::Server::start`].
 pub fn builtin_registry() -> FlavorRegistry {
@@ -14,6 +15,7 @@ pub fn builtin_registry() -> FlavorRegistry {
     for flavor in [
         Arc::new(homeml_onnx::OnnxFlavor::new()) as Arc<dyn homeml_flavor::Flavor>,
         Arc::new(homeml_smartcore::SmartcoreFlavor::new()),
+        Arc::new(homeml_linfa::LinfaFlavor::new()),
     ] {
         if let Err(e) = registry.register(flavor, "built-in") {
             tracing::error!(error = %e, "cannot register a built-in flavor");
@@ -31,6 +33,13 @@ mod tests {
             .into_iter()
             .map(|f| f.name)
             .collect();
-        assert_eq!(names, vec!["onnx".to_string(), "smartcore".to_string()]);
+        assert_eq!(
+            names,
+            vec![
+                "onnx".to_string(),
+                "smartcore".to_string(),
+                "linfa".to_string()
+            ]
+        );
     }
 }

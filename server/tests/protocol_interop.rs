@@ -72,12 +72,7 @@ fn tritonclient_drives_homeml() {
 
 #[test]
 fn mlflow_serve_and_homeml_agree() {
-    let mut registry = homeml_server::builtin_registry();
-    if registry.get("onnx").is_none() {
-        registry
-            .register(std::sync::Arc::new(homeml_onnx::OnnxFlavor::new()), "built-in")
-            .unwrap();
-    }
+    let registry = homeml_server::builtin_registry();
     let dir = tempfile::tempdir().unwrap();
     let script = workspace_root().join("tests/python/server_mlflow_serve_compare.py");
     run_python(&[

@@ -9,7 +9,7 @@ use crate::ui::chart::{line_chart, short_number};
 use crate::ui::html::{duration, encode_segment, escape, page, time};
 
 /// A rendered page, or `None` when what the URL names does not exist.
-pub type PageResult = Result<Option<String>, TrackingError>;
+pub type PageResult = Result<Option<String>, Box<TrackingError>>;
 
 /// True for errors that mean the URL names no object: unknown, or not a valid name at all.
 fn names_nothing(e: &TrackingError) -> bool {
@@ -71,7 +71,7 @@ pub fn experiment(store: &Store, id: &str) -> PageResult {
     let exp = match store.get_experiment(id) {
         Ok(e) => e,
         Err(e) if names_nothing(&e) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(Box::new(e)),
     };
     let runs = store.search_runs(&[id])?;
     let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.data.metrics.keys()).collect();
@@ -123,7 +123,7 @@ pub fn run(store: &Store, id: &str) -> PageResult {
     let run = match store.get_run(id) {
         Ok(r) => r,
         Err(e) if names_nothing(&e) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(Box::new(e)),
     };
     let mut body = format!(
         r#"<p class="muted">run <code>{id}</code> in <a href="/experiments/{exp_link}">experiment {exp}</a> · {status} · started {start} · {dur}</p>"#,
@@ -187,10 +187,10 @@ pub fn model(store: &Store, name: &str) -> PageResult {
     let m = match store.get_registered_model(name) {
         Ok(m) => m,
         Err(e) if names_nothing(&e) => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(Box::new(e)),
     };
     let mut versions = store.search_model_versions(Some(name))?;
-    versions.sort_by(|a, b| b.version.cmp(&a.version));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.version));
     let mut body = String::new();
     if let Some(d) = m.description.as_deref().filter(|d| !d.is_empty()) {
         let _ = write!(body, "<p>{}</p>", escape(d));

@@ -317,10 +317,28 @@ fn column_signature(model: &ModelInfo) -> Option<&[ColSpec]> {
 /// Checks `payload` against `model`'s signature and builds its input tensors.
 pub fn assemble(payload: Payload<'_>, model: &ModelInfo) -> Result<InferInput, ApiError> {
     let input = match column_signature(model) {
-        Some(cols) => assemble_columns(payload, cols, model)?,
-        None => assemble_tensors(payload, model)?,
+        Some(cols) if !names_model_inputs(&payload, cols, model) => {
+            assemble_columns(payload, cols, model)?
+        }
+        _ => assemble_tensors(payload, model)?,
     };
     Ok(input)
+}
+
+/// True when a named payload names the model's own input tensors (as V2 metadata lists them) rather than
+/// signature columns: e.g. one FP64 `[-1, 4]` tensor `input` for a model whose signature has four named
+/// columns. Such a request is checked against the model's inputs, so both ways the metadata invites work.
+fn names_model_inputs(payload: &Payload<'_>, cols: &[ColSpec], model: &ModelInfo) -> bool {
+    let Payload::Named(list) = payload else {
+        return false;
+    };
+    !list.is_empty()
+        && list.iter().all(|(name, _)| {
+            model.inputs.iter().any(|s| &s.name == name)
+                && !cols
+                    .iter()
+                    .any(|c| c.name.as_deref() == Some(name.as_str()))
+        })
 }
 
 /// True when MLflow would hand this payload to the model as a pandas DataFrame (see

@@ -762,6 +762,15 @@ mod tests {
             r#"{"inputs": [{"name": "a", "shape": [2], "datatype": "FP64", "data": [2, 4]}]}"#;
         let e = decode_infer(&HeaderMap::new(), body.as_bytes(), &m).unwrap_err();
         assert!(e.to_string().contains("missing column \"b\""), "{e}");
+        // The model's own input, as the metadata lists it, is accepted too and checked by shape.
+        let body = r#"{"inputs": [{"name": "X", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]}"#;
+        let (input, _) = decode_infer(&HeaderMap::new(), body.as_bytes(), &m).unwrap();
+        assert_eq!(
+            input.tensors[0].data(),
+            &TensorData::F32(vec![1.0, 2.0, 3.0, 4.0])
+        );
+        let body = r#"{"inputs": [{"name": "X", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]}"#;
+        assert!(decode_infer(&HeaderMap::new(), body.as_bytes(), &m).is_err());
     }
 
     #[test]
