@@ -230,12 +230,12 @@ fn assert_gateway_predicts(port: u16) {
     assert_eq!(v["label"], "setosa", "{answer}");
 }
 
-/// A store with `models:/iris-classifier@champion`, written by the real MLflow.
+/// A store with `models:/iris-classifier@champion`, written by the real MLflow through the Python example.
 fn make_store(dir: &Path) -> PathBuf {
     let store = dir.join("mlruns");
     run_ok(
         Command::new(python())
-            .arg(root().join("tests/python/deploy_make_store.py"))
+            .arg(root().join("examples/python/train_iris_onnx.py"))
             .arg(&store)
             .env("MLFLOW_ALLOW_FILE_STORE", "true"),
     );

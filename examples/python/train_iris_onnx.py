@@ -1,7 +1,13 @@
-"""Makes a tracking store for the deployment test: an iris LogisticRegression exported with skl2onnx,
-logged by the real MLflow, registered as `iris-classifier` with the alias `champion`.
+"""Train an iris classifier in Python and serve it with homeml.
 
-usage: python deploy_make_store.py <mlruns dir>
+scikit-learn LogisticRegression -> skl2onnx (zipmap=False) -> mlflow.onnx.log_model into an mlruns store,
+registered as `iris-classifier` with the alias `champion`. Then:
+
+    python3 -m venv .venv-example && .venv-example/bin/pip install -r examples/python/requirements.txt
+    MLFLOW_ALLOW_FILE_STORE=true .venv-example/bin/python examples/python/train_iris_onnx.py mlruns
+    homeml serve -m models:/iris-classifier@champion --tracking-uri mlruns
+
+The deployment test (tests/deploy_manifests.rs) runs this script to make the store it deploys.
 """
 import os
 import sys
