@@ -50,10 +50,7 @@ pub fn decode_segment(s: &str) -> Option<String> {
 /// Formats milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn time(ms: Option<i64>) -> String {
     match ms {
-        Some(ms) => {
-            let s = homeml_flavor::save::format_utc_micros(ms.saturating_mul(1000));
-            s.get(..19).unwrap_or(&s).to_string()
-        }
+        Some(ms) => homeml_tracking::util::format_ms(ms),
         None => "-".into(),
     }
 }
