@@ -24,6 +24,6 @@ pub use error::FlavorError;
 pub use mlmodel::MlModel;
 pub use model::{Flavor, IoSpec, LoadContext, LoadOptions, Model};
 pub use registry::{FlavorInfo, FlavorRegistry, LoadedModel};
-pub use save::ModelDirWriter;
+pub use save::{ModelDirWriter, TabularLayout};
 pub use signature::{ColSpec, ColumnType, Schema, Signature, TensorSpec};
 pub use tensor::{DType, Tensor, TensorData, TensorError};

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::error::FlavorError;
 use crate::mlmodel::{MlModel, MLMODEL_FILE};
-use crate::signature::Signature;
+use crate::signature::{Schema, Signature};
 
 /// The MLflow version whose model format homeml writes.
 pub const MLFLOW_FORMAT_VERSION: &str = "3.17.2";
@@ -121,6 +121,27 @@ impl ModelDirWriter {
         Ok(self)
     }
 
+    /// Saves rows of a tabular model as its input example: a dataframe example with `columns` when the
+    /// signature names them, else an ndarray example. Every row must have `n_features` values.
+    pub fn input_example_rows(
+        &mut self,
+        layout: &TabularLayout,
+        rows: &[Vec<f64>],
+    ) -> Result<&mut Self, FlavorError> {
+        layout.check_rows(rows)?;
+        let values: Vec<Vec<Value>> = rows
+            .iter()
+            .map(|r| r.iter().map(|v| json!(v)).collect())
+            .collect();
+        match &layout.columns {
+            Some(names) => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                self.input_example_dataframe(&names, &values)
+            }
+            None => self.input_example_ndarray(&json!(values)),
+        }
+    }
+
     /// Sets another top-level MLmodel field.
     pub fn extra(&mut self, key: &str, value: Value) -> &mut Self {
         self.mlmodel.extra.insert(key.to_string(), value);
@@ -151,6 +172,59 @@ impl ModelDirWriter {
             )));
         }
         Ok(self.dir.join(p))
+    }
+}
+
+/// The input layout of a tabular model (one `[-1, F]` feature matrix), read from its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabularLayout {
+    /// Features per row.
+    pub n_features: usize,
+    /// The column names, for a column signature (unnamed columns get their index).
+    pub columns: Option<Vec<String>>,
+}
+
+impl TabularLayout {
+    /// The layout of a signature whose inputs are named columns or one `[-1, F]` tensor; `family` names
+    /// the model family in the error (e.g. `smartcore`).
+    pub fn from_signature(
+        signature: &Signature,
+        family: &str,
+    ) -> Result<TabularLayout, FlavorError> {
+        match &signature.inputs {
+            Some(Schema::Columns(cols)) if !cols.is_empty() => Ok(TabularLayout {
+                n_features: cols.len(),
+                columns: Some(
+                    cols.iter()
+                        .enumerate()
+                        .map(|(i, c)| c.name.clone().unwrap_or_else(|| i.to_string()))
+                        .collect(),
+                ),
+            }),
+            Some(Schema::Tensors(ts))
+                if ts.len() == 1 && ts[0].shape.len() == 2 && ts[0].shape[1] > 0 =>
+            {
+                Ok(TabularLayout {
+                    n_features: ts[0].shape[1] as usize,
+                    columns: None,
+                })
+            }
+            _ => Err(FlavorError::Signature(format!(
+                "a {family} model needs a signature whose inputs are named columns or one [-1, F] tensor"
+            ))),
+        }
+    }
+
+    /// Checks that every input example row has `n_features` values.
+    pub fn check_rows(&self, rows: &[Vec<f64>]) -> Result<(), FlavorError> {
+        match rows.iter().find(|r| r.len() != self.n_features) {
+            Some(bad) => Err(FlavorError::InvalidInput(format!(
+                "an input example row has {} values, the signature has {} features",
+                bad.len(),
+                self.n_features
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use homeml_flavor::{FlavorError, MlModel, ModelDirWriter, Schema, Signature};
-use serde_json::{json, Value};
+use homeml_flavor::save::TabularLayout;
+use homeml_flavor::{FlavorError, MlModel, ModelDirWriter, Signature};
+use serde_json::json;
 
 use crate::flavor::SmartcorePredictor;
 use crate::model::{encode, SmartcoreModel};
@@ -22,19 +23,15 @@ pub fn save_model(
     signature: &Signature,
     input_example: Option<&[Vec<f64>]>,
 ) -> Result<MlModel, FlavorError> {
-    let (n_features, columns) = feature_layout(signature)?;
+    let layout = TabularLayout::from_signature(signature, "smartcore")?;
+    let n_features = layout.n_features;
     let bytes = encode(model, n_features)?;
     // Check the model runs with this many features, and learn its classes, from the encoded bytes: what
     // loads later is exactly what is checked now.
     let stored = crate::model::decode(&bytes)?;
     let predictor = SmartcorePredictor::new(stored.model, n_features)?;
     if let Some(rows) = input_example {
-        if let Some(bad) = rows.iter().find(|r| r.len() != n_features) {
-            return Err(FlavorError::InvalidInput(format!(
-                "an input example row has {} values, the signature has {n_features} features",
-                bad.len()
-            )));
-        }
+        layout.check_rows(rows)?;
     }
 
     let mut w = ModelDirWriter::create(dir)?;
@@ -52,42 +49,7 @@ pub fn save_model(
     w.flavor(FLAVOR_NAME, entry);
     w.signature(signature);
     if let Some(rows) = input_example {
-        let values: Vec<Vec<Value>> = rows
-            .iter()
-            .map(|r| r.iter().map(|v| json!(v)).collect())
-            .collect();
-        match &columns {
-            Some(names) => {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                w.input_example_dataframe(&names, &values)?;
-            }
-            None => {
-                w.input_example_ndarray(&json!(values))?;
-            }
-        }
+        w.input_example_rows(&layout, rows)?;
     }
     w.finish()
-}
-
-/// The feature count and, for a column signature, the column names.
-pub(crate) fn feature_layout(
-    signature: &Signature,
-) -> Result<(usize, Option<Vec<String>>), FlavorError> {
-    match &signature.inputs {
-        Some(Schema::Columns(cols)) if !cols.is_empty() => {
-            let names = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| c.name.clone().unwrap_or_else(|| i.to_string()))
-                .collect();
-            Ok((cols.len(), Some(names)))
-        }
-        Some(Schema::Tensors(ts)) if ts.len() == 1 && ts[0].shape.len() == 2 && ts[0].shape[1] > 0 => {
-            Ok((ts[0].shape[1] as usize, None))
-        }
-        _ => Err(FlavorError::Signature(
-            "a smartcore model needs a signature whose inputs are named columns or one [-1, F] tensor"
-                .into(),
-        )),
-    }
 }
