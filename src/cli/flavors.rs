@@ -1,10 +1,8 @@
 //! `homeml flavors`: the MLmodel flavors this binary can serve, built in and from plugins.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context;
-use homeml_flavor::{plugin, Flavor, FlavorRegistry};
+use homeml_flavor::plugin;
 
 /// Arguments of `homeml flavors`.
 #[derive(Debug, clap::Args)]
@@ -36,26 +34,8 @@ pub fn run(args: FlavorsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The built-in flavors: the server's registry, completed with the engine crates' flavors it does not
-/// register (yet).
-fn builtin_registry() -> anyhow::Result<FlavorRegistry> {
-    let mut registry = homeml_server::builtin_registry();
-    let engines: [Arc<dyn Flavor>; 2] = [
-        Arc::new(homeml_onnx::OnnxFlavor::new()),
-        Arc::new(homeml_smartcore::SmartcoreFlavor::new()),
-    ];
-    for flavor in engines {
-        if registry.get(flavor.name()).is_none() {
-            registry
-                .register(flavor, "built-in")
-                .context("registering the built-in flavors")?;
-        }
-    }
-    Ok(registry)
-}
-
 fn list(args: ListArgs) -> anyhow::Result<()> {
-    let mut registry = builtin_registry()?;
+    let mut registry = homeml_server::builtin_registry();
     let mut errors = Vec::new();
     if let Some(dir) = &args.plugin_dir {
         for (path, result) in plugin::load_plugin_dir(&mut registry, dir) {

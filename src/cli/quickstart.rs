@@ -7,7 +7,6 @@
 
 pub mod train;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -121,16 +120,7 @@ async fn serve(
     use homeml_server::{builtin_registry, ModelConfig, Server, ServerConfig};
 
     println!("[6/{total_steps}] starting the model server ...");
-    let mut registry = builtin_registry();
-    if registry.get(homeml_smartcore::FLAVOR_NAME).is_none() {
-        registry.register(
-            Arc::new(homeml_smartcore::SmartcoreFlavor::new()),
-            "built-in",
-        )?;
-    }
-    if registry.get(homeml_linfa::FLAVOR_NAME).is_none() {
-        registry.register(Arc::new(homeml_linfa::LinfaFlavor::new()), "built-in")?;
-    }
+    let registry = builtin_registry();
     let mut config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
