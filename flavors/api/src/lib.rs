@@ -17,6 +17,7 @@ pub mod plugin;
 pub mod registry;
 pub mod save;
 pub mod signature;
+pub mod tabular;
 pub mod tensor;
 pub mod yaml;
 

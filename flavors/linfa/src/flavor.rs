@@ -1,9 +1,9 @@
 //! Loading: [`LinfaFlavor`] reads a model directory; [`LinfaPredictor`] runs the model.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use homeml_flavor::{DType, Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
+use homeml_flavor::tabular::{catch_engine_panic, check_stored_model, TabularIo};
+use homeml_flavor::{Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
 use linfa::prelude::Predict;
 use ndarray::{Array1, Array2};
 
@@ -35,17 +35,8 @@ impl Flavor for LinfaFlavor {
         let bytes = std::fs::read(&path).map_err(|e| FlavorError::io(&path, e))?;
         let stored = decode(&bytes)
             .map_err(|e| FlavorError::InvalidModel(format!("{}: {e}", path.display())))?;
-        let declared = ctx.config_str("model_type")?;
-        if declared != stored.model.model_type() {
-            return Err(FlavorError::InvalidModel(format!(
-                "{}: MLmodel says model_type {declared:?} but the file holds a {}",
-                path.display(),
-                stored.model.model_type()
-            )));
-        }
-        let n_features = usize::try_from(stored.n_features).map_err(|_| {
-            FlavorError::InvalidModel(format!("{}: feature count out of range", path.display()))
-        })?;
+        let n_features =
+            check_stored_model(ctx, &path, stored.model.model_type(), stored.n_features)?;
         let predictor = LinfaPredictor::new(stored.model, n_features)?;
         tracing::debug!(
             model_type = predictor.model().model_type(),
@@ -60,20 +51,14 @@ impl Flavor for LinfaFlavor {
 #[derive(Debug)]
 pub struct LinfaPredictor {
     model: LinfaModel,
-    n_features: usize,
-    inputs: Vec<IoSpec>,
-    outputs: Vec<IoSpec>,
+    io: TabularIo,
 }
 
 impl LinfaPredictor {
     /// Wraps a fitted model taking `n_features` inputs. Checks the model's dimensions against
     /// `n_features` and runs it once on a row of zeros to learn its output shapes.
     pub fn new(model: LinfaModel, n_features: usize) -> Result<LinfaPredictor, FlavorError> {
-        if n_features == 0 || n_features > 1 << 20 {
-            return Err(FlavorError::InvalidModel(format!(
-                "a linfa model needs between 1 and 2^20 features, not {n_features}"
-            )));
-        }
+        let io = TabularIo::new(FLAVOR_NAME, INPUT_NAME, n_features)?;
         let model_features = match &model {
             LinfaModel::LogisticRegression(m) => Some(m.params().nrows()),
             LinfaModel::LinearRegression(m) => Some(m.params().len()),
@@ -86,29 +71,11 @@ impl LinfaPredictor {
                 model.model_type()
             )));
         }
-        let mut p = LinfaPredictor {
-            model,
-            n_features,
-            inputs: vec![IoSpec::new(
-                INPUT_NAME,
-                DType::F64,
-                vec![-1, n_features as i64],
-            )],
-            outputs: Vec::new(),
-        };
+        let mut p = LinfaPredictor { model, io };
         let probe = p
             .predict_rows(1, vec![0.0; n_features])
             .map_err(|e| FlavorError::InvalidModel(format!("the model does not run: {e}")))?;
-        p.outputs = p
-            .output_names()
-            .iter()
-            .zip(&probe)
-            .map(|(name, t)| {
-                let mut shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-                shape[0] = -1;
-                IoSpec::new(*name, t.dtype(), shape)
-            })
-            .collect();
+        p.io.set_outputs_from_probe(p.output_names(), &probe)?;
         Ok(p)
     }
 
@@ -119,7 +86,7 @@ impl LinfaPredictor {
 
     /// The number of input features.
     pub fn n_features(&self) -> usize {
-        self.n_features
+        self.io.n_features()
     }
 
     /// The class labels, in the order of the `probabilities` columns (logistic regression only).
@@ -147,72 +114,28 @@ impl LinfaPredictor {
         rows: usize,
         features: Vec<f64>,
     ) -> Result<Vec<Tensor>, FlavorError> {
-        if features.len() != rows * self.n_features {
-            return Err(FlavorError::InvalidInput(format!(
-                "expected {rows} rows of {} features ({} values), got {} values",
-                self.n_features,
-                rows * self.n_features,
-                features.len()
-            )));
-        }
+        self.io.check_features(rows, &features)?;
         if rows == 0 {
-            return self.empty_outputs();
+            return self.io.empty_outputs();
         }
-        let x = Array2::from_shape_vec((rows, self.n_features), features)
+        let x = Array2::from_shape_vec((rows, self.io.n_features()), features)
             .map_err(|e| FlavorError::InvalidInput(e.to_string()))?;
-        // linfa asserts on dimensions: a model decoded from a damaged file can panic. Such a panic is the
-        // model's fault, reported as an engine error rather than taking the worker down.
-        match catch_unwind(AssertUnwindSafe(|| run(&self.model, &x))) {
-            Ok(result) => result,
-            Err(panic) => Err(FlavorError::Engine(format!(
-                "linfa panicked: {}",
-                panic_message(&panic)
-            ))),
-        }
-    }
-
-    fn empty_outputs(&self) -> Result<Vec<Tensor>, FlavorError> {
-        self.outputs
-            .iter()
-            .map(|spec| {
-                let mut shape: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
-                shape[0] = 0;
-                Ok(Tensor::new(
-                    shape,
-                    TensorData::with_capacity(spec.dtype, 0),
-                )?)
-            })
-            .collect()
+        // linfa asserts on dimensions: a model decoded from a damaged file can panic.
+        catch_engine_panic(FLAVOR_NAME, || run(&self.model, &x))
     }
 }
 
 impl Model for LinfaPredictor {
     fn inputs(&self) -> &[IoSpec] {
-        &self.inputs
+        self.io.inputs()
     }
 
     fn outputs(&self) -> &[IoSpec] {
-        &self.outputs
+        self.io.outputs()
     }
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, FlavorError> {
-        let [input]: [Tensor; 1] = inputs.try_into().map_err(|v: Vec<Tensor>| {
-            FlavorError::InvalidInput(format!(
-                "the linfa model takes 1 input tensor, got {}",
-                v.len()
-            ))
-        })?;
-        if input.shape().len() != 2 || input.shape()[1] != self.n_features {
-            return Err(FlavorError::InvalidInput(format!(
-                "input {INPUT_NAME:?} must have shape [-1, {}], got {:?}",
-                self.n_features,
-                input.shape()
-            )));
-        }
-        let rows = input.rows();
-        let TensorData::F64(features) = input.cast(DType::F64)?.into_data() else {
-            return Err(FlavorError::Engine("cast to f64 gave another dtype".into()));
-        };
+        let (rows, features) = self.io.take_features(inputs)?;
         self.predict_rows(rows, features)
     }
 }
@@ -254,14 +177,4 @@ fn run(model: &LinfaModel, x: &Array2<f64>) -> Result<Vec<Tensor>, FlavorError> 
 fn label_tensor(labels: Array1<usize>) -> Result<Tensor, FlavorError> {
     let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     Ok(Tensor::new(vec![v.len()], TensorData::I64(v))?)
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }

@@ -1,9 +1,9 @@
 //! Loading: [`SmartcoreFlavor`] reads a model directory; [`SmartcorePredictor`] runs the model.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use homeml_flavor::{DType, Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
+use homeml_flavor::tabular::{catch_engine_panic, check_stored_model, TabularIo};
+use homeml_flavor::{Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
@@ -35,17 +35,8 @@ impl Flavor for SmartcoreFlavor {
         let bytes = std::fs::read(&path).map_err(|e| FlavorError::io(&path, e))?;
         let stored = decode(&bytes)
             .map_err(|e| FlavorError::InvalidModel(format!("{}: {e}", path.display())))?;
-        let declared = ctx.config_str("model_type")?;
-        if declared != stored.model.model_type() {
-            return Err(FlavorError::InvalidModel(format!(
-                "{}: MLmodel says model_type {declared:?} but the file holds a {}",
-                path.display(),
-                stored.model.model_type()
-            )));
-        }
-        let n_features = usize::try_from(stored.n_features).map_err(|_| {
-            FlavorError::InvalidModel(format!("{}: feature count out of range", path.display()))
-        })?;
+        let n_features =
+            check_stored_model(ctx, &path, stored.model.model_type(), stored.n_features)?;
         let predictor = SmartcorePredictor::new(stored.model, n_features)?;
         tracing::debug!(
             model_type = predictor.model().model_type(),
@@ -60,9 +51,7 @@ impl Flavor for SmartcoreFlavor {
 #[derive(Debug)]
 pub struct SmartcorePredictor {
     model: SmartcoreModel,
-    n_features: usize,
-    inputs: Vec<IoSpec>,
-    outputs: Vec<IoSpec>,
+    io: TabularIo,
 }
 
 impl SmartcorePredictor {
@@ -72,34 +61,14 @@ impl SmartcorePredictor {
         model: SmartcoreModel,
         n_features: usize,
     ) -> Result<SmartcorePredictor, FlavorError> {
-        if n_features == 0 || n_features > 1 << 20 {
-            return Err(FlavorError::InvalidModel(format!(
-                "a smartcore model needs between 1 and 2^20 features, not {n_features}"
-            )));
-        }
         let mut p = SmartcorePredictor {
             model,
-            n_features,
-            inputs: vec![IoSpec::new(
-                INPUT_NAME,
-                DType::F64,
-                vec![-1, n_features as i64],
-            )],
-            outputs: Vec::new(),
+            io: TabularIo::new(FLAVOR_NAME, INPUT_NAME, n_features)?,
         };
         let probe = p
             .predict_rows(1, vec![0.0; n_features])
             .map_err(|e| FlavorError::InvalidModel(format!("the model does not run: {e}")))?;
-        p.outputs = p
-            .output_names()
-            .iter()
-            .zip(&probe)
-            .map(|(name, t)| {
-                let mut shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-                shape[0] = -1;
-                IoSpec::new(*name, t.dtype(), shape)
-            })
-            .collect();
+        p.io.set_outputs_from_probe(p.output_names(), &probe)?;
         Ok(p)
     }
 
@@ -110,7 +79,7 @@ impl SmartcorePredictor {
 
     /// The number of input features.
     pub fn n_features(&self) -> usize {
-        self.n_features
+        self.io.n_features()
     }
 
     /// The class labels, in the order of the `probabilities` columns, where smartcore exposes them.
@@ -142,72 +111,28 @@ impl SmartcorePredictor {
         rows: usize,
         features: Vec<f64>,
     ) -> Result<Vec<Tensor>, FlavorError> {
-        if features.len() != rows * self.n_features {
-            return Err(FlavorError::InvalidInput(format!(
-                "expected {rows} rows of {} features ({} values), got {} values",
-                self.n_features,
-                rows * self.n_features,
-                features.len()
-            )));
-        }
+        self.io.check_features(rows, &features)?;
         if rows == 0 {
-            return self.empty_outputs();
+            return self.io.empty_outputs();
         }
-        let x = DenseMatrix::new(rows, self.n_features, features, false)
+        let x = DenseMatrix::new(rows, self.io.n_features(), features, false)
             .map_err(|e| FlavorError::InvalidInput(e.to_string()))?;
         // smartcore indexes without checks in places: a model decoded from a damaged file can panic.
-        // Such a panic is the model's fault, reported as an engine error rather than taking the worker down.
-        match catch_unwind(AssertUnwindSafe(|| run(&self.model, &x, rows))) {
-            Ok(result) => result,
-            Err(panic) => Err(FlavorError::Engine(format!(
-                "smartcore panicked: {}",
-                panic_message(&panic)
-            ))),
-        }
-    }
-
-    fn empty_outputs(&self) -> Result<Vec<Tensor>, FlavorError> {
-        self.outputs
-            .iter()
-            .map(|spec| {
-                let mut shape: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
-                shape[0] = 0;
-                Ok(Tensor::new(
-                    shape,
-                    TensorData::with_capacity(spec.dtype, 0),
-                )?)
-            })
-            .collect()
+        catch_engine_panic(FLAVOR_NAME, || run(&self.model, &x, rows))
     }
 }
 
 impl Model for SmartcorePredictor {
     fn inputs(&self) -> &[IoSpec] {
-        &self.inputs
+        self.io.inputs()
     }
 
     fn outputs(&self) -> &[IoSpec] {
-        &self.outputs
+        self.io.outputs()
     }
 
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, FlavorError> {
-        let [input]: [Tensor; 1] = inputs.try_into().map_err(|v: Vec<Tensor>| {
-            FlavorError::InvalidInput(format!(
-                "the smartcore model takes 1 input tensor, got {}",
-                v.len()
-            ))
-        })?;
-        if input.shape().len() != 2 || input.shape()[1] != self.n_features {
-            return Err(FlavorError::InvalidInput(format!(
-                "input {INPUT_NAME:?} must have shape [-1, {}], got {:?}",
-                self.n_features,
-                input.shape()
-            )));
-        }
-        let rows = input.rows();
-        let TensorData::F64(features) = input.cast(DType::F64)?.into_data() else {
-            return Err(FlavorError::Engine("cast to f64 gave another dtype".into()));
-        };
+        let (rows, features) = self.io.take_features(inputs)?;
         self.predict_rows(rows, features)
     }
 }
@@ -302,14 +227,4 @@ fn logistic_probabilities(
         out.extend(scores.iter().map(|s| (s - max).exp() / sum));
     }
     Ok(Tensor::f64_matrix(rows, k, out)?)
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
