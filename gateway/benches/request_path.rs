@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let parsed = app.features.validate(&v).unwrap();
         g.bench_function("upstream_body", |b| {
-            b.iter(|| app.upstream_body(&up, black_box(&parsed), "float_input", "req-1"))
+            b.iter(|| app.upstream_body(&up, black_box(&parsed), "float_input", "req-1", true))
         });
         g.bench_function("map_answer", |b| {
             b.iter(|| {
@@ -93,7 +93,7 @@ fn bench(c: &mut Criterion) {
                 let v: serde_json::Value =
                     serde_json::from_slice(black_box(body.as_bytes())).unwrap();
                 let r = app.features.validate(&v).unwrap();
-                let out = app.upstream_body(&up, &r, "float_input", "req-1");
+                let out = app.upstream_body(&up, &r, "float_input", "req-1", false);
                 let a = protocol::parse_v2_answer(black_box(&ans)).unwrap();
                 let preds = app.mapping.map(&a, r.len(), false).unwrap();
                 (out, serde_json::to_vec(&preds).unwrap())

@@ -203,13 +203,15 @@ impl App {
         &self.upstreams
     }
 
-    /// Builds the upstream request body for `rows` (the request path's encoding step).
+    /// Builds the upstream request body for `rows` (the request path's encoding step); a V2 body asks
+    /// for the probabilities output only `with_probabilities`.
     pub fn upstream_body(
         &self,
         up: &Upstream,
         rows: &Rows,
         input_name: &str,
         request_id: &str,
+        with_probabilities: bool,
     ) -> Vec<u8> {
         match up.protocol {
             Protocol::V2 => protocol::v2_request_body(
@@ -217,7 +219,7 @@ impl App {
                 input_name,
                 self.datatype,
                 request_id,
-                &self.mapping.requested_outputs(),
+                &self.mapping.requested_outputs(with_probabilities),
             ),
             Protocol::Mlflow => {
                 let cols: Vec<&str> = self.feature_names.iter().map(String::as_str).collect();
@@ -507,7 +509,7 @@ impl Gateway {
                 return Err((GatewayError::NoUpstream, None));
             };
             let up = app.upstreams[i].clone();
-            match self.call(app, &up, &rows, request_id).await {
+            match self.call(app, &up, &rows, request_id, with_probs).await {
                 Ok(answer) => {
                     let preds = app
                         .mapping
@@ -568,9 +570,10 @@ impl Gateway {
         up: &Upstream,
         rows: &Rows,
         request_id: &str,
+        with_probabilities: bool,
     ) -> Result<Answer, Failure> {
         let started = Instant::now();
-        let result = call_upstream(app, up, rows, request_id).await;
+        let result = call_upstream(app, up, rows, request_id, with_probabilities).await;
         self.metrics.upstream_latency(&up.name, started.elapsed());
         match &result {
             Ok(_) => up.health.success(),
@@ -606,7 +609,7 @@ impl Gateway {
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let result = call_upstream(&app, &shadow, &rows, &request_id).await;
+            let result = call_upstream(&app, &shadow, &rows, &request_id, false).await;
             match result.and_then(|a| {
                 app.mapping
                     .map(&a, rows.len(), false)
@@ -689,6 +692,7 @@ async fn call_upstream(
     up: &Upstream,
     rows: &Rows,
     request_id: &str,
+    with_probabilities: bool,
 ) -> Result<Answer, Failure> {
     let input_name = match up.protocol {
         Protocol::V2 => match &app.input_name {
@@ -701,7 +705,7 @@ async fn call_upstream(
         },
         Protocol::Mlflow => String::new(),
     };
-    let body = app.upstream_body(up, rows, &input_name, request_id);
+    let body = app.upstream_body(up, rows, &input_name, request_id, with_probabilities);
     let (status, answer) = up
         .client
         .call(

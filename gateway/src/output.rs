@@ -47,12 +47,18 @@ impl OutputMapping {
         &self.labels
     }
 
-    /// The output names to ask a V2 server for (empty: all outputs).
-    pub fn requested_outputs(&self) -> Vec<&str> {
+    /// The output names to ask a V2 server for (empty: all outputs). The probabilities output is
+    /// asked for only when the client wants probabilities: a model without one (a random forest with
+    /// labels only) then still answers, and the server computes and sends less.
+    pub fn requested_outputs(&self, with_probabilities: bool) -> Vec<&str> {
         let mut v = Vec::new();
         if let Some(l) = &self.label_output {
             v.push(l.as_str());
-            if let Some(p) = &self.probabilities_output {
+            if let Some(p) = self
+                .probabilities_output
+                .as_ref()
+                .filter(|_| with_probabilities)
+            {
                 v.push(p.as_str());
             }
         }
@@ -268,6 +274,21 @@ mod tests {
             labels: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn asks_for_probabilities_only_when_wanted() {
+        let m = OutputMapping::new(&OutputConfig {
+            label_output: Some("label".into()),
+            probabilities_output: Some("probabilities".into()),
+            ..Default::default()
+        });
+        assert_eq!(m.requested_outputs(false), vec!["label"]);
+        assert_eq!(m.requested_outputs(true), vec!["label", "probabilities"]);
+        assert!(
+            iris().requested_outputs(true).is_empty(),
+            "no names: all outputs"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub struct GatewayArgs {
     /// The gateway config (TOML): apps, features, upstreams, keys.
     #[arg(long, env = "HOMEML_GATEWAY_CONFIG")]
     config: PathBuf,
-    /// Port to listen on.
+    /// Port to listen on (0 picks a free one).
     #[arg(short = 'p', long, env = "HOMEML_GATEWAY_PORT", default_value_t = 8000)]
     port: u16,
     /// Address to listen on.
@@ -58,6 +58,8 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
             .map(|a| format!("{} -> POST {}", a.name, a.route))
             .collect();
         tracing::info!(addr = %local, apps = ?apps, "homeml gateway listening (docs at /docs)");
+        // One line on stdout with the address, as `homeml serve` prints, for scripts and tests.
+        println!("homeml gateway listening on http://{local}");
         gateway.serve(listener, shutdown_signal()).await?;
         tracing::info!("homeml gateway stopped");
         Ok(())
