@@ -8,12 +8,21 @@
 //! and the output rows are handed back to each request with [`Tensor::slice_rows`], in order.
 //!
 //! Natural batching: while all compute threads are busy, requests accumulate in the queue, and the next
-//! batch takes them all. A request with more rows than `max_batch_rows` runs alone; it is never refused
+//! batch takes them all.
+//!
+//! Cheap models skip the hand-offs. The batcher keeps a running estimate of the model's cost per row;
+//! when a batch is estimated to take less than [`BatcherSettings::inline_budget`] (100 us by default)
+//! it is computed on the async runtime instead of a compute thread: a request that finds the queue
+//! empty and a compute slot free runs the model in its own task (no wake-up of another thread at all),
+//! and the batching task runs small batches itself. Compute slots (`workers`) bound the model calls in
+//! flight either way, so batching under load is unchanged, and a model that turns out to be slow moves
+//! back to the compute threads as soon as the estimate says so. A model whose cost is unknown (its
+//! first calls) always runs on a compute thread. A request with more rows than `max_batch_rows` runs alone; it is never refused
 //! for its size. A request whose client has gone (its answer channel closed) or whose deadline has
 //! passed is dropped before compute and counted in the metrics.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -35,6 +44,9 @@ pub struct BatcherSettings {
     pub queue_capacity: usize,
     /// Compute threads, i.e. batches computed at once.
     pub workers: usize,
+    /// Batches estimated to take at most this long run on the async runtime instead of a compute
+    /// thread (see the module docs); zero always uses the compute threads.
+    pub inline_budget: Duration,
 }
 
 impl Default for BatcherSettings {
@@ -44,6 +56,7 @@ impl Default for BatcherSettings {
             max_queue_delay: Duration::ZERO,
             queue_capacity: 1024,
             workers: 1,
+            inline_budget: Duration::from_micros(100),
         }
     }
 }
@@ -130,17 +143,93 @@ struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Model calls observed before the cost estimate is trusted.
+const COST_WARMUP_CALLS: u64 = 8;
+
+/// A running estimate (exponential moving average, weight 1/8) of the model's compute time per row.
+#[derive(Debug, Default)]
+struct CostEstimate {
+    ns_per_row: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl CostEstimate {
+    fn observe(&self, took: Duration, rows: usize) {
+        let x = (took.as_nanos() / rows.max(1) as u128).min(u64::MAX as u128) as u64;
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let old = self.ns_per_row.load(Ordering::Relaxed);
+        // Races between compute threads lose an observation at worst.
+        let new = if n == 0 { x } else { old - old / 8 + x / 8 };
+        self.ns_per_row.store(new, Ordering::Relaxed);
+    }
+
+    /// True when a call on `rows` rows is expected to take at most `budget`.
+    fn cheap(&self, rows: usize, budget: Duration) -> bool {
+        if budget.is_zero() || self.calls.load(Ordering::Relaxed) < COST_WARMUP_CALLS {
+            return false;
+        }
+        let est = self
+            .ns_per_row
+            .load(Ordering::Relaxed)
+            .saturating_mul(rows as u64);
+        u128::from(est) <= budget.as_nanos()
+    }
+}
+
+/// What the batching task, the compute threads and inline callers share.
+struct Core {
+    model: Arc<dyn Model>,
+    metrics: Arc<ModelMetrics>,
+    cost: CostEstimate,
+    /// One permit per compute slot: a batch holds one while it is computed, wherever it runs.
+    slots: Arc<Semaphore>,
+    inline_budget: Duration,
+    /// Requests queued and not yet handed to a model call (in the channel or held by the batching
+    /// task while it waits for a compute slot); at most `capacity`.
+    waiting: AtomicUsize,
+    capacity: usize,
+}
+
+impl Core {
+    /// Admits one more waiting request, unless `capacity` are waiting.
+    fn admit(&self) -> bool {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// One waiting request left the queue (to a model call, or dropped).
+    fn dequeued(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn compute(&self, inputs: Vec<Tensor>, rows: usize, requests: usize) -> Answer {
+        compute(
+            self.model.as_ref(),
+            inputs,
+            rows,
+            requests,
+            &self.metrics,
+            &self.cost,
+        )
+    }
+}
+
 /// The queue and compute threads of one loaded model version. Dropping it lets queued requests finish,
 /// then stops the threads.
 pub struct Batcher {
     tx: mpsc::Sender<Entry>,
-    metrics: Arc<ModelMetrics>,
+    core: Arc<Core>,
 }
 
 impl std::fmt::Debug for Batcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batcher")
-            .field("queue_free", &self.tx.capacity())
+            .field("waiting", &self.core.waiting.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -155,38 +244,58 @@ impl Batcher {
         metrics: Arc<ModelMetrics>,
     ) -> std::io::Result<Batcher> {
         let workers = settings.workers.max(1);
+        let core = Arc::new(Core {
+            model,
+            metrics,
+            cost: CostEstimate::default(),
+            slots: Arc::new(Semaphore::new(workers)),
+            inline_budget: settings.inline_budget,
+            waiting: AtomicUsize::new(0),
+            capacity: settings.queue_capacity.max(1),
+        });
         let (job_tx, job_rx) = std_mpsc::channel::<Job>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         for i in 0..workers {
             let job_rx = job_rx.clone();
-            let model = model.clone();
-            let metrics = metrics.clone();
+            let core = core.clone();
             thread::Builder::new()
                 .name(format!("homeml-{name}-{i}"))
-                .spawn(move || worker(job_rx, model, metrics))?;
+                .spawn(move || worker(job_rx, core))?;
         }
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         tokio::spawn(batch_loop(
             rx,
             job_tx,
-            Arc::new(Semaphore::new(workers)),
+            core.clone(),
             settings.max_batch_rows.max(1),
             settings.max_queue_delay,
-            metrics.clone(),
         ));
-        Ok(Batcher { tx, metrics })
+        Ok(Batcher { tx, core })
     }
 
     /// Queues `inputs` (`rows` rows, in the model's input order) and waits for their outputs.
     /// Fails at once with [`BatchError::Overloaded`] when the queue is full. Past `deadline` the
     /// request is answered [`BatchError::Timeout`] and is not computed. Dropping the returned future
     /// (the client went away) withdraws the request before compute.
+    ///
+    /// A cheap model with an empty queue and a free compute slot is computed right here, on the
+    /// caller's task (see the module docs).
     pub async fn infer(
         &self,
         inputs: Vec<Tensor>,
         rows: usize,
         deadline: Option<Instant>,
     ) -> Result<Vec<Tensor>, BatchError> {
+        let core = &self.core;
+        if core.waiting.load(Ordering::Acquire) == 0
+            && core.cost.cheap(rows, core.inline_budget)
+            && deadline.is_none_or(|d| d > Instant::now())
+        {
+            if let Ok(_permit) = core.slots.try_acquire() {
+                core.metrics.queue_wait.observe(0.0);
+                return core.compute(inputs, rows, 1);
+            }
+        }
         let (tx, rx) = oneshot::channel();
         let entry = Entry {
             inputs,
@@ -195,9 +304,11 @@ impl Batcher {
             deadline,
             tx,
         };
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if !core.admit() {
+            return Err(BatchError::Overloaded);
+        }
         if let Err(e) = self.tx.try_send(entry) {
-            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            core.dequeued();
             return Err(match e {
                 mpsc::error::TrySendError::Full(_) => BatchError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => BatchError::Closed,
@@ -217,28 +328,28 @@ impl Batcher {
 async fn batch_loop(
     mut rx: mpsc::Receiver<Entry>,
     jobs: std_mpsc::Sender<Job>,
-    free_workers: Arc<Semaphore>,
+    core: Arc<Core>,
     max_rows: usize,
     delay: Duration,
-    metrics: Arc<ModelMetrics>,
 ) {
+    let metrics = &core.metrics;
     let mut pending: Option<Entry> = None;
     loop {
-        // Wait for a free compute thread first: meanwhile requests pile up and form the next batch.
-        let Ok(permit) = free_workers.clone().acquire_owned().await else {
-            break;
-        };
         let first = match pending.take() {
             Some(e) => e,
             None => match rx.recv().await {
-                Some(e) => {
-                    metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-                    e
-                }
+                Some(e) => e,
                 None => break,
             },
         };
-        let Some(first) = first.still_wanted(&metrics, Instant::now()) else {
+        // Wait for a free compute slot: meanwhile requests pile up and form the next batch. (The
+        // semaphore is fair: a slot freed while this waits comes here, not to an inline caller.)
+        // `first` counts as waiting until then, so the queue holds what it held before.
+        let Ok(permit) = core.slots.clone().acquire_owned().await else {
+            break;
+        };
+        core.dequeued();
+        let Some(first) = first.still_wanted(metrics, Instant::now()) else {
             continue;
         };
         let mut rows = first.rows;
@@ -256,16 +367,22 @@ async fn batch_loop(
                 },
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             };
-            metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            let Some(next) = next.still_wanted(&metrics, Instant::now()) else {
+            let Some(next) = next.still_wanted(metrics, Instant::now()) else {
+                core.dequeued();
                 continue;
             };
             if rows + next.rows > max_rows {
                 pending = Some(next);
                 break;
             }
+            core.dequeued();
             rows += next.rows;
             batch.push(next);
+        }
+        if core.cost.cheap(rows, core.inline_budget) {
+            run_batch(&core, batch);
+            drop(permit);
+            continue;
         }
         if jobs
             .send(Job {
@@ -280,23 +397,20 @@ async fn batch_loop(
     }
 }
 
-fn worker(
-    jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>,
-    model: Arc<dyn Model>,
-    metrics: Arc<ModelMetrics>,
-) {
+fn worker(jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>, core: Arc<Core>) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
             rx.recv()
         };
         let Ok(job) = job else { return };
-        run_batch(model.as_ref(), job.batch, &metrics);
+        run_batch(&core, job.batch);
     }
 }
 
 /// Computes one batch and answers each of its requests.
-fn run_batch(model: &dyn Model, batch: Vec<Entry>, metrics: &ModelMetrics) {
+fn run_batch(core: &Core, batch: Vec<Entry>) {
+    let metrics = &*core.metrics;
     let now = Instant::now();
     let live: Vec<Entry> = batch
         .into_iter()
@@ -311,7 +425,7 @@ fn run_batch(model: &dyn Model, batch: Vec<Entry>, metrics: &ModelMetrics) {
     if live.len() == 1 {
         let mut live = live;
         if let Some(e) = live.pop() {
-            let answer = compute(model, e.inputs, e.rows, 1, metrics);
+            let answer = core.compute(e.inputs, e.rows, 1);
             let _ = e.tx.send(answer);
         }
         return;
@@ -328,11 +442,11 @@ fn run_batch(model: &dyn Model, batch: Vec<Entry>, metrics: &ModelMetrics) {
         .collect();
     let total: usize = live.iter().map(|e| e.rows).sum();
     let outputs = match stacked {
-        Ok(inputs) => compute(model, inputs, total, live.len(), metrics),
+        Ok(inputs) => core.compute(inputs, total, live.len()),
         Err(why) => {
             // Rows of different widths (variable dimensions) cannot share a call: run each alone.
             tracing::debug!(%why, "batch cannot be stacked; running its requests one by one");
-            return run_alone(model, live, metrics);
+            return run_alone(core, live);
         }
     };
     match outputs {
@@ -361,7 +475,7 @@ fn run_batch(model: &dyn Model, batch: Vec<Entry>, metrics: &ModelMetrics) {
         // One bad request must not fail the others: retry each alone to find whose fault it is.
         Err(BatchError::Model {
             client_error: true, ..
-        }) => run_alone(model, live, metrics),
+        }) => run_alone(core, live),
         Err(err) => {
             for e in live {
                 let _ = e.tx.send(Err(err.clone()));
@@ -370,13 +484,15 @@ fn run_batch(model: &dyn Model, batch: Vec<Entry>, metrics: &ModelMetrics) {
     }
 }
 
-fn run_alone(model: &dyn Model, live: Vec<Entry>, metrics: &ModelMetrics) {
+fn run_alone(core: &Core, live: Vec<Entry>) {
     for e in live {
         if e.tx.is_closed() {
-            metrics.skipped_client_gone.fetch_add(1, Ordering::Relaxed);
+            core.metrics
+                .skipped_client_gone
+                .fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let answer = compute(model, e.inputs, e.rows, 1, metrics);
+        let answer = core.compute(e.inputs, e.rows, 1);
         let _ = e.tx.send(answer);
     }
 }
@@ -387,10 +503,13 @@ fn compute(
     rows: usize,
     requests: usize,
     metrics: &ModelMetrics,
+    cost: &CostEstimate,
 ) -> Answer {
     let started = std::time::Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| model.predict(inputs)));
-    metrics.compute.observe_duration(started.elapsed());
+    let took = started.elapsed();
+    metrics.compute.observe_duration(took);
+    cost.observe(took, rows);
     metrics.batch_rows.observe(rows as f64);
     metrics.batch_requests.observe(requests as f64);
     match result {
@@ -413,10 +532,11 @@ mod tests {
     use super::*;
     use homeml_flavor::{DType, IoSpec, TensorData};
 
-    /// Doubles its input; records the batch sizes it saw.
+    /// Doubles its input; records the batch sizes it saw and the threads it ran on.
     struct Double {
         io: Vec<IoSpec>,
         calls: Mutex<Vec<usize>>,
+        threads: Mutex<Vec<Option<String>>>,
         delay: Duration,
     }
 
@@ -430,6 +550,10 @@ mod tests {
         fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, FlavorError> {
             let t = &inputs[0];
             self.calls.lock().unwrap().push(t.rows());
+            self.threads
+                .lock()
+                .unwrap()
+                .push(std::thread::current().name().map(str::to_string));
             std::thread::sleep(self.delay);
             let TensorData::F32(v) = t.data() else {
                 return Err(FlavorError::InvalidInput("want f32".into()));
@@ -449,6 +573,7 @@ mod tests {
         Arc::new(Double {
             io: vec![IoSpec::new("x", DType::F32, vec![-1, 1])],
             calls: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
             delay: Duration::from_millis(delay_ms),
         })
     }
@@ -590,5 +715,106 @@ mod tests {
         assert!(after.is_ok());
         assert_eq!(model.calls.lock().unwrap().clone(), vec![1, 1]);
         assert_eq!(metrics.skipped_deadline.load(Ordering::Relaxed), 1);
+    }
+
+    fn on_compute_thread(name: &Option<String>) -> bool {
+        name.as_deref().is_some_and(|n| n.starts_with("homeml-t-"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cheap_model_runs_inline_once_its_cost_is_known() {
+        let model = double(0);
+        let metrics = Arc::new(ModelMetrics::default());
+        let b = Batcher::new(
+            "t",
+            model.clone(),
+            &BatcherSettings::default(),
+            metrics.clone(),
+        )
+        .unwrap();
+        for i in 0..20 {
+            let out = b.infer(rows(&[i as f32]), 1, None).await.unwrap();
+            assert_eq!(out[0].data(), &TensorData::F32(vec![i as f32 * 2.0]));
+        }
+        let threads = model.threads.lock().unwrap().clone();
+        assert_eq!(threads.len(), 20);
+        // Unknown cost: the first calls go to the compute thread; then the caller computes.
+        assert!(
+            threads[..COST_WARMUP_CALLS as usize]
+                .iter()
+                .all(on_compute_thread),
+            "{threads:?}"
+        );
+        assert!(!on_compute_thread(&threads[19]), "{threads:?}");
+        assert_eq!(metrics.compute.count(), 20);
+        assert_eq!(metrics.queue_wait.count(), 20);
+        // Errors and panics computed inline are answered like the others.
+        let err = b.infer(rows(&[-1.0]), 1, None).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BatchError::Model {
+                    client_error: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = b.infer(rows(&[f32::NAN]), 1, None).await.unwrap_err();
+        assert!(matches!(err, BatchError::Panicked(_)), "{err:?}");
+        assert!(b.infer(rows(&[3.0]), 1, None).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_model_or_a_zero_budget_stays_on_the_compute_threads() {
+        for (delay_ms, budget) in [(1, Duration::from_micros(100)), (0, Duration::ZERO)] {
+            let model = double(delay_ms);
+            let settings = BatcherSettings {
+                inline_budget: budget,
+                ..Default::default()
+            };
+            let b = Batcher::new(
+                "t",
+                model.clone(),
+                &settings,
+                Arc::new(ModelMetrics::default()),
+            )
+            .unwrap();
+            for i in 0..12 {
+                b.infer(rows(&[i as f32]), 1, None).await.unwrap();
+            }
+            let threads = model.threads.lock().unwrap().clone();
+            assert!(threads.iter().all(on_compute_thread), "{threads:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_on_a_cheap_model_get_their_rows() {
+        let model = double(0);
+        let b = Arc::new(
+            Batcher::new(
+                "t",
+                model.clone(),
+                &BatcherSettings::default(),
+                Arc::new(ModelMetrics::default()),
+            )
+            .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..400 {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let vals = [i as f32, i as f32 + 0.25, i as f32 + 0.5];
+                let out = b.infer(rows(&vals), 3, None).await.unwrap();
+                assert_eq!(
+                    out[0].data(),
+                    &TensorData::F32(vals.iter().map(|v| v * 2.0).collect())
+                );
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(model.calls.lock().unwrap().iter().sum::<usize>(), 1200);
     }
 }

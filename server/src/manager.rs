@@ -213,6 +213,7 @@ impl Loader {
             max_queue_delay: slot.config.max_queue_delay,
             queue_capacity: slot.config.queue_capacity,
             workers: slot.config.workers,
+            ..BatcherSettings::default()
         };
         let batcher = Batcher::new(
             &slot.name,
@@ -332,6 +333,15 @@ impl ModelManager {
             .keys()
             .cloned()
             .collect()
+    }
+
+    /// The name of the only served model, when exactly one is served (without listing them all).
+    pub fn sole_name(&self) -> Option<String> {
+        let slots = self.slots.read().unwrap_or_else(|p| p.into_inner());
+        match slots.len() {
+            1 => slots.keys().next().cloned(),
+            _ => None,
+        }
     }
 
     /// Every slot, by name.

@@ -17,10 +17,10 @@
 //! Requests that name no served model are counted under `model=""` so that clients cannot grow the
 //! label set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 /// Latency buckets in seconds: 50 us .. 10 s.
@@ -160,14 +160,43 @@ impl Default for ModelMetrics {
     }
 }
 
-type RequestKey = (String, &'static str, u16);
+/// Lowest and highest HTTP status counted (hyper's `StatusCode` is 100..=999).
+const STATUS_MIN: u16 = 100;
+const STATUS_MAX: u16 = 999;
+
+/// The requests of one (model, protocol) pair: counted per status without locks.
+#[derive(Debug)]
+struct RequestStats {
+    duration: Histogram,
+    by_status: Box<[AtomicU64]>,
+}
+
+impl RequestStats {
+    fn new() -> RequestStats {
+        RequestStats {
+            duration: Histogram::new(LATENCY_BUCKETS),
+            by_status: (STATUS_MIN..=STATUS_MAX)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+
+    fn record(&self, status: u16, took: Duration) {
+        let i = usize::from(status.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
+        self.by_status[i].fetch_add(1, Ordering::Relaxed);
+        self.duration.observe_duration(took);
+    }
+}
+
+/// Request statistics by protocol label, then by model name. The hot path only takes the read lock
+/// and allocates nothing; a new (protocol, model) pair takes the write lock once.
+type RequestTable = HashMap<&'static str, HashMap<String, RequestStats>>;
 
 /// All metrics of a server.
 #[derive(Debug, Default)]
 pub struct Metrics {
     models: Mutex<BTreeMap<String, Arc<ModelMetrics>>>,
-    requests: Mutex<BTreeMap<RequestKey, u64>>,
-    durations: Mutex<BTreeMap<(String, &'static str), Arc<Histogram>>>,
+    requests: RwLock<RequestTable>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -198,20 +227,40 @@ impl Metrics {
 
     /// Counts one answered request and its duration.
     pub fn record_request(&self, model: &str, protocol: &'static str, status: u16, took: Duration) {
-        *lock(&self.requests)
-            .entry((model.to_string(), protocol, status))
-            .or_insert(0) += 1;
-        let h = lock(&self.durations)
-            .entry((model.to_string(), protocol))
-            .or_insert_with(|| Arc::new(Histogram::new(LATENCY_BUCKETS)))
-            .clone();
-        h.observe_duration(took);
+        {
+            let table = self.requests.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(stats) = table.get(protocol).and_then(|m| m.get(model)) {
+                stats.record(status, took);
+                return;
+            }
+        }
+        let mut table = self.requests.write().unwrap_or_else(|p| p.into_inner());
+        table
+            .entry(protocol)
+            .or_default()
+            .entry(model.to_string())
+            .or_insert_with(RequestStats::new)
+            .record(status, took);
     }
 
     /// The whole exposition text.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);
-        let requests = lock(&self.requests).clone();
+        let table = self.requests.read().unwrap_or_else(|p| p.into_inner());
+        // Sorted by model, then protocol, then status.
+        let mut requests: BTreeMap<(&str, &str, u16), u64> = BTreeMap::new();
+        let mut durations: BTreeMap<(&str, &str), &Histogram> = BTreeMap::new();
+        for (proto, models) in table.iter() {
+            for (model, stats) in models {
+                durations.insert((model.as_str(), proto), &stats.duration);
+                for (status, n) in (STATUS_MIN..=STATUS_MAX).zip(stats.by_status.iter()) {
+                    let n = n.load(Ordering::Relaxed);
+                    if n > 0 {
+                        requests.insert((model.as_str(), proto, status), n);
+                    }
+                }
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP homeml_requests_total Requests answered, by model, protocol and HTTP status."
@@ -224,19 +273,16 @@ impl Metrics {
                 escape(model)
             );
         }
-        let durations: Vec<_> = lock(&self.durations)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         let _ = writeln!(
             out,
             "# HELP homeml_request_duration_seconds Time from request headers to answer."
         );
         let _ = writeln!(out, "# TYPE homeml_request_duration_seconds histogram");
-        for ((model, proto), h) in &durations {
+        for ((model, proto), h) in durations {
             let labels = format!("model=\"{}\",protocol=\"{proto}\"", escape(model));
             h.render(&mut out, "homeml_request_duration_seconds", &labels);
         }
+        drop(table);
         let models: Vec<_> = lock(&self.models)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))

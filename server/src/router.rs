@@ -95,9 +95,18 @@ impl Route {
 }
 
 fn parse_route(path: &str) -> Option<Route> {
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // The longest route has 6 segments; a path with more matches none (no allocation per request).
+    let mut buf = [""; 7];
+    let mut n = 0;
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if n == buf.len() {
+            return None;
+        }
+        buf[n] = seg;
+        n += 1;
+    }
     let s = |x: &str| x.to_string();
-    Some(match segs.as_slice() {
+    Some(match &buf[..n] {
         ["ping"] => Route::Ping,
         ["health"] => Route::Health,
         ["version"] => Route::Version,
@@ -158,9 +167,11 @@ fn empty_ok() -> Encoded {
 /// Answers one request. Never fails: every error becomes its protocol's error answer.
 pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
-    let path = req.uri().path().to_string();
-    let Some(route) = parse_route(&path) else {
-        let p = guess_protocol(&path);
+    // A cheap clone (the path's bytes are shared) that outlives `req`, for messages.
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let Some(route) = parse_route(path) else {
+        let p = guess_protocol(path);
         let err = ApiError::NotFound(format!("no route {} {path}", req.method()));
         state
             .metrics
@@ -285,7 +296,8 @@ async fn dispatch(
             .await
         }
         Route::RepoIndex => {
-            let body = read_body(req, state.limits.max_body_bytes).await?;
+            let (parts, body) = req.into_parts();
+            let body = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
             let only_ready = if body.iter().all(u8::is_ascii_whitespace) {
                 false
             } else {
@@ -351,6 +363,9 @@ fn pick_model(mgr: &ModelManager, req: &Request<Incoming>) -> Result<String, Api
             ApiError::BadRequest(format!("the {MODEL_NAME_HEADER} header is not text"))
         });
     }
+    if let Some(only) = mgr.sole_name() {
+        return Ok(only);
+    }
     let names = mgr.names();
     match names.as_slice() {
         [only] => Ok(only.clone()),
@@ -400,17 +415,17 @@ async fn infer(
     model_label: &mut String,
 ) -> Result<Encoded, ApiError> {
     let served = served(&state.manager, name, version, model_label)?;
-    let headers = req.headers().clone();
+    let (parts, body) = req.into_parts();
+    let body = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
+    let headers = &parts.headers;
     let content_type = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = read_body(req, state.limits.max_body_bytes).await?;
+        .and_then(|v| v.to_str().ok());
     let info = &served.info;
     let (input, plan) = match proto {
-        Protocol::Mlflow => protocol::mlflow::decode(content_type.as_deref(), &body, info)?,
-        Protocol::V2 => protocol::v2::decode_infer(&headers, &body, info)?,
-        Protocol::Predict => protocol::predict::decode(content_type.as_deref(), &body, info)?,
+        Protocol::Mlflow => protocol::mlflow::decode(content_type, &body, info)?,
+        Protocol::V2 => protocol::v2::decode_infer(headers, &body, info)?,
+        Protocol::Predict => protocol::predict::decode(content_type, &body, info)?,
     };
     drop(body);
     let deadline = state
@@ -430,16 +445,19 @@ async fn infer(
 
 /// Reads a body of at most `limit` bytes: a larger declared `Content-Length` is refused before reading,
 /// and a body growing past the limit is refused as soon as it does.
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = req
-        .headers()
+async fn read_body(
+    headers: &http::HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
+    match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::PayloadTooLarge(limit))
