@@ -52,7 +52,11 @@ impl Flavor for OnnxFlavor {
     }
 
     fn version(&self) -> &str {
-        concat!(env!("CARGO_PKG_VERSION"), " (tract-onnx 0.23)")
+        if cfg!(feature = "ort") {
+            concat!(env!("CARGO_PKG_VERSION"), " (tract-onnx 0.23, ort 2.0.0-rc.15)")
+        } else {
+            concat!(env!("CARGO_PKG_VERSION"), " (tract-onnx 0.23)")
+        }
     }
 
     fn load(&self, ctx: &LoadContext<'_>) -> Result<Arc<dyn Model>, FlavorError> {

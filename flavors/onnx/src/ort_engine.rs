@@ -12,15 +12,24 @@ use ort::value::DynValue;
 
 use crate::graph::GraphIo;
 
-static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
+/// The library loaded (the first one that loaded) and the process-wide environment.
+static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
 
-/// Loads ONNX Runtime once per process. A missing library or one older than 1.23 is an error, never an
-/// abort (and a later call may try again); the first library loaded stays for the life of the process.
+/// Loads ONNX Runtime once per process. A missing library, a file that is not ONNX Runtime, or one older
+/// than 1.23 is an error, never an abort (and a later call may try again with another path); the first
+/// library that loads stays for the life of the process, and a model asking for another one gets it too.
 fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorError> {
     let mut env = ENVIRONMENT
         .lock()
         .map_err(|_| FlavorError::InvalidModel("ONNX Runtime start-up panicked".into()))?;
-    if let Some(e) = env.as_ref() {
+    if let Some((loaded, e)) = env.as_ref() {
+        if loaded != dylib {
+            tracing::warn!(
+                loaded = %loaded.display(),
+                requested = %dylib.display(),
+                "ONNX Runtime is already loaded from another library; using it"
+            );
+        }
         return Ok(e.clone());
     }
     if !dylib.is_file() {
@@ -30,6 +39,8 @@ fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorErro
             dylib.display()
         )));
     }
+    // `init_from` opens the library and checks its version (>= 1.23, the API level homeml is built
+    // for) before any call into it; nothing is kept when it fails.
     let builder = ort::init_from(dylib).map_err(|e| {
         FlavorError::InvalidModel(format!(
             "cannot load ONNX Runtime from {} (homeml needs ONNX Runtime >= 1.23): {e}",
@@ -40,7 +51,8 @@ fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorErro
         .with_name("homeml")
         .build()
         .map_err(|e| FlavorError::InvalidModel(format!("cannot start ONNX Runtime: {e}")))?;
-    *env = Some(built.clone());
+    tracing::info!(library = %dylib.display(), "loaded ONNX Runtime");
+    *env = Some((dylib.to_path_buf(), built.clone()));
     Ok(built)
 }
 

@@ -1,5 +1,7 @@
 //! Every scikit-learn export homeml must serve loads with [`OnnxFlavor`] and matches the real
-//! onnxruntime's outputs within 1e-5 (absolute or relative) on held-out rows.
+//! onnxruntime's outputs within 1e-5 (absolute or relative) on held-out rows, with each engine built in:
+//! tract, and ONNX Runtime (`ort`) when the cargo feature `ort` is on (its library from `ORT_DYLIB_PATH`,
+//! else the onnxruntime wheel in `<workspace>/.venv`).
 //!
 //! The models, inputs and reference outputs come from tests/python/onnx_models.py, run with
 //! `HOMEML_PYTHON` (default: `<workspace>/.venv/bin/python`).
@@ -8,8 +10,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::Arc;
 
-use homeml_flavor::{FlavorRegistry, LoadOptions, Model, Tensor};
+use homeml_flavor::{
+    Flavor, FlavorError, FlavorRegistry, LoadContext, LoadOptions, MlModel, Model, Tensor,
+};
 use homeml_onnx::{OnnxFlavor, OpSet, TractModel};
 use serde_json::Value;
 
@@ -57,9 +62,39 @@ fn check(model: &dyn Model, reference: &Value) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn every_export_matches_onnxruntime() {
-    let (dir, names) = common::models();
+/// Loads the export `name` the way the server does: saved as an MLflow model directory, then through the
+/// flavor with `LoadOptions.engine = engine` (the `ort` engine with a pool of two sessions).
+fn load_with_engine(name: &str, engine: &str) -> Result<Arc<dyn Model>, FlavorError> {
+    let (dir, _) = common::models();
+    let tmp = tempfile::tempdir().unwrap();
+    let model_dir = tmp.path().join("m");
+    homeml_onnx::save_model(&model_dir, &dir.join(format!("{name}.onnx")), None, None).unwrap();
+    let mlmodel = MlModel::read_dir(&model_dir).unwrap();
+    let extra = match engine {
+        #[cfg(feature = "ort")]
+        "ort" => BTreeMap::from([(
+            "ort.dylib".to_string(),
+            common::ort_dylib().display().to_string(),
+        )]),
+        _ => BTreeMap::new(),
+    };
+    let options = LoadOptions {
+        engine: Some(engine.into()),
+        threads: Some(2),
+        extra,
+    };
+    let ctx = LoadContext {
+        model_dir: &model_dir,
+        mlmodel: &mlmodel,
+        flavor_config: mlmodel.flavor("onnx").unwrap(),
+        options: &options,
+    };
+    OnnxFlavor.load(&ctx)
+}
+
+/// Every export, run by `engine`, gives onnxruntime's answers (a batch, and single rows).
+fn every_export_matches_onnxruntime_with(engine: &str) {
+    let (_, names) = common::models();
     assert!(
         names.len() >= 20,
         "only {} models were generated",
@@ -68,7 +103,7 @@ fn every_export_matches_onnxruntime() {
     let mut failures = BTreeMap::new();
     for name in names {
         let reference = common::reference(name);
-        let result = TractModel::load(&dir.join(format!("{name}.onnx")))
+        let result = load_with_engine(name, engine)
             .map_err(|e| e.to_string())
             .and_then(|m| {
                 let spec = &m.inputs()[0];
@@ -78,7 +113,7 @@ fn every_export_matches_onnxruntime() {
                         spec.shape
                     ));
                 }
-                check(&m, &reference)
+                check(m.as_ref(), &reference)
             });
         if let Err(e) = result {
             failures.insert(name.clone(), e);
@@ -86,8 +121,77 @@ fn every_export_matches_onnxruntime() {
     }
     assert!(
         failures.is_empty(),
-        "models that differ from onnxruntime: {failures:#?}"
+        "models that differ from onnxruntime with engine {engine}: {failures:#?}"
     );
+}
+
+#[test]
+fn every_export_matches_onnxruntime_tract() {
+    every_export_matches_onnxruntime_with("tract");
+}
+
+/// The `ort` engine (cargo feature `ort`): ONNX Runtime loaded from the wheel's library, through the flavor.
+#[cfg(feature = "ort")]
+#[test]
+fn every_export_matches_onnxruntime_ort() {
+    every_export_matches_onnxruntime_with("ort");
+}
+
+#[test]
+fn engines_are_chosen_by_name() {
+    assert_eq!(homeml_onnx::ENGINES.contains(&"ort"), cfg!(feature = "ort"));
+    let e = load_with_engine("logreg", "onnxruntime")
+        .err()
+        .expect("an unknown engine loads");
+    assert!(
+        e.to_string()
+            .contains("unknown ONNX engine \"onnxruntime\""),
+        "{e}"
+    );
+    #[cfg(not(feature = "ort"))]
+    {
+        let e = load_with_engine("logreg", "ort")
+            .err()
+            .expect("engine ort loads without the feature");
+        assert!(e.to_string().contains("without the `ort` feature"), "{e}");
+    }
+}
+
+/// The session pool: more threads than sessions predict at once, each gets its own rows' answers.
+#[cfg(feature = "ort")]
+#[test]
+fn ort_session_pool_serves_concurrent_callers() {
+    let (dir, _) = common::models();
+    let dylib = common::ort_dylib();
+    let reference = common::reference("rf_clf");
+    let (inputs, want) = inputs_and_outputs(&reference);
+    let model =
+        homeml_onnx::ort_engine::OrtModel::load(&dir.join("rf_clf.onnx"), &dylib, 2).unwrap();
+    assert!(format!("{model:?}").contains("sessions: 2"), "{model:?}");
+    let rows = inputs[0].shape()[0];
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (model, inputs, want) = (&model, &inputs, &want);
+            s.spawn(move || {
+                for i in 0..25 {
+                    let row = (t * 25 + i) % rows;
+                    let got = model
+                        .predict(vec![inputs[0].slice_rows(row, row + 1)])
+                        .unwrap();
+                    for ((name, want), got) in want.iter().zip(&got) {
+                        common::compare(got, &want.slice_rows(row, row + 1))
+                            .unwrap_or_else(|e| panic!("thread {t} row {row} {name}: {e}"));
+                    }
+                }
+            });
+        }
+    });
+    // Wrong input count is a client error on this engine too.
+    assert!(model.predict(vec![]).unwrap_err().is_client_error());
+    let e = model
+        .predict(vec![Tensor::f32_matrix(1, 3, vec![0.0; 3]).unwrap()])
+        .unwrap_err();
+    assert!(e.is_client_error(), "{e}");
 }
 
 #[test]
@@ -214,76 +318,4 @@ fn bad_inputs_and_models_are_errors_not_panics() {
     std::fs::write(&junk, &bytes[..bytes.len() / 2]).unwrap();
     assert!(TractModel::load(&junk).is_err());
     assert!(TractModel::load(&tmp.path().join("missing.onnx")).is_err());
-}
-
-/// The `ort` engine (cargo feature `ort`) gives onnxruntime's answers through the flavor, and a missing
-/// library is an error, not an abort.
-#[cfg(feature = "ort")]
-#[test]
-fn ort_engine_matches_onnxruntime() {
-    let site = common::workspace().join(".venv/lib");
-    let dylib = std::env::var_os("ORT_DYLIB_PATH")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            let py = std::fs::read_dir(&site).ok()?.flatten().next()?.path();
-            let capi = py.join("site-packages/onnxruntime/capi");
-            std::fs::read_dir(capi)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-                })
-        })
-        .expect("no libonnxruntime.so.*: set ORT_DYLIB_PATH");
-    let (dir, names) = common::models();
-    let flavor = OnnxFlavor;
-    let mut failures = BTreeMap::new();
-    let load = |name: &str, lib: &std::path::Path| {
-        let tmp = tempfile::tempdir().unwrap();
-        let model_dir = tmp.path().join("m");
-        homeml_onnx::save_model(&model_dir, &dir.join(format!("{name}.onnx")), None, None).unwrap();
-        let mlmodel = homeml_flavor::MlModel::read_dir(&model_dir).unwrap();
-        let mut options = LoadOptions {
-            engine: Some("ort".into()),
-            threads: Some(2),
-            ..LoadOptions::default()
-        };
-        options
-            .extra
-            .insert("ort.dylib".into(), lib.display().to_string());
-        let ctx = homeml_flavor::LoadContext {
-            model_dir: &model_dir,
-            mlmodel: &mlmodel,
-            flavor_config: mlmodel.flavor("onnx").unwrap(),
-            options: &options,
-        };
-        homeml_flavor::Flavor::load(&flavor, &ctx)
-    };
-    // A missing library first: a clear error (the process-wide library is not loaded by it).
-    let missing = load(
-        "logreg",
-        std::path::Path::new("/nonexistent/libonnxruntime.so.1.99.0"),
-    );
-    assert!(missing.is_err());
-    assert!(missing
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("does not exist"));
-    for name in names {
-        let reference = common::reference(name);
-        let result = load(name, &dylib)
-            .map_err(|e| e.to_string())
-            .and_then(|m| check(m.as_ref(), &reference));
-        if let Err(e) = result {
-            failures.insert(name.clone(), e);
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "ort engine differs from onnxruntime: {failures:#?}"
-    );
 }

@@ -123,3 +123,32 @@ pub fn compare(got: &Tensor, want: &Tensor) -> Result<(), String> {
         _ => Err(format!("{:?} != {:?}", got.data(), want.data())),
     }
 }
+
+/// The ONNX Runtime library for the `ort` engine: `ORT_DYLIB_PATH`, else the `libonnxruntime.so.*` of
+/// the onnxruntime wheel in `<workspace>/.venv`.
+pub fn ort_dylib() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let lib = workspace().join(".venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|pythons| {
+        pythons.flatten().find_map(|py| {
+            let capi = py.path().join("site-packages/onnxruntime/capi");
+            std::fs::read_dir(capi)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+                })
+        })
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no libonnxruntime.so.* under {}: set ORT_DYLIB_PATH",
+            lib.display()
+        )
+    })
+}
