@@ -23,3 +23,15 @@ export PATH="$PWD/.venv/bin:$PATH"
 export MLFLOW_ALLOW_FILE_STORE=true
 
 cargo test --workspace --all-targets "$@"
+
+# The onnx flavor's second engine (cargo feature `ort`), with ONNX Runtime from the venv's pinned
+# onnxruntime wheel: the flavor's tests (both engines against onnxruntime's answers, start-up refusals),
+# and the engines bench must still compile.
+ORT_DYLIB_PATH=$("$HOMEML_PYTHON" -c 'import glob, os, sys, onnxruntime
+libs = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*")))
+if not libs:
+    sys.exit("no libonnxruntime.so.* in the onnxruntime wheel")
+print(libs[-1])')
+export ORT_DYLIB_PATH
+cargo test -p homeml-onnx --features ort --lib --tests
+cargo test -p homeml-onnx --features ort --benches --no-run
