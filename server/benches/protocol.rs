@@ -1,14 +1,18 @@
-//! Criterion benchmarks of request decoding (JSON -> checked model input tensors) per protocol and
-//! form, for 1, 8, 64 and 256 iris rows, plus answer encoding. Figures: bench/server-protocol.md.
+//! Criterion benchmarks of request decoding (body -> checked model input tensors) per protocol and
+//! form, for 1, 8, 64 and 256 iris rows, plus answer encoding (output tensors -> body) per protocol.
+//! The model is an iris classifier (`label` i64, `probabilities` f32 `[-1, 3]`), with a tensor
+//! signature for the tensor forms and a four-column signature for the dataframe and CSV forms.
+//! Figures: bench/protocol.md.
 //!
 //! `cargo bench -p homeml-server --bench protocol`
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use homeml_flavor::{ColumnType, DType, IoSpec, Schema, Signature, Tensor, TensorData};
+use homeml_server::error::ApiError;
 use homeml_server::protocol::{
-    mlflow, predict, v2, MlflowInputKind, MlflowPlan, ModelInfo, ResponsePlan, V2Plan,
+    mlflow, predict, v2, Encoded, MlflowInputKind, MlflowPlan, ModelInfo, ResponsePlan, V2Plan,
 };
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
@@ -144,22 +148,40 @@ fn outputs(n: usize) -> Vec<Tensor> {
 fn encode(c: &mut Criterion) {
     let tm = tensor_model();
     let mut g = c.benchmark_group("encode");
-    let mlflow_plan = ResponsePlan::Mlflow(MlflowPlan {
+    // An ONNX model answers an `inputs`/`instances` request with a dict of output arrays and a
+    // dataframe request with one record per row (MLflow's shapes): two code paths.
+    let mlflow_tensor = ResponsePlan::Mlflow(MlflowPlan {
         input_kind: MlflowInputKind::Tensor,
     });
-    let v2_plan = ResponsePlan::V2(V2Plan::default());
+    let mlflow_frame = ResponsePlan::Mlflow(MlflowPlan {
+        input_kind: MlflowInputKind::DataFrame,
+    });
+    let v2_json = ResponsePlan::V2(V2Plan::default());
+    let v2_binary = ResponsePlan::V2(V2Plan {
+        binary_default: true,
+        ..V2Plan::default()
+    });
+    type Encoder = fn(Vec<Tensor>, &ModelInfo, &ResponsePlan) -> Result<Encoded, ApiError>;
+    let cases: [(&str, Encoder, &ResponsePlan); 5] = [
+        ("mlflow_inputs", mlflow::encode, &mlflow_tensor),
+        ("mlflow_dataframe", mlflow::encode, &mlflow_frame),
+        ("v2_json", v2::encode_infer, &v2_json),
+        ("v2_binary", v2::encode_infer, &v2_binary),
+        ("predict", predict::encode, &ResponsePlan::Predict),
+    ];
     for n in SIZES {
         g.throughput(Throughput::Elements(n as u64));
         let out = outputs(n);
-        g.bench_with_input(BenchmarkId::new("mlflow", n), &out, |b, out| {
-            b.iter(|| mlflow::encode(black_box(out.clone()), &tm, &mlflow_plan).unwrap())
-        });
-        g.bench_with_input(BenchmarkId::new("v2_json", n), &out, |b, out| {
-            b.iter(|| v2::encode_infer(black_box(out.clone()), &tm, &v2_plan).unwrap())
-        });
-        g.bench_with_input(BenchmarkId::new("predict", n), &out, |b, out| {
-            b.iter(|| predict::encode(black_box(out.clone()), &tm, &ResponsePlan::Predict).unwrap())
-        });
+        for (name, encode, plan) in cases {
+            // The encoders take the outputs by value: the copy is made outside the timed call.
+            g.bench_with_input(BenchmarkId::new(name, n), &out, |b, out| {
+                b.iter_batched(
+                    || out.clone(),
+                    |out| encode(black_box(out), &tm, plan).unwrap(),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
     }
     g.finish();
 }
