@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the ONNX flavor: predict per model at batch 1, 8, 64, 256, and homeml's
-//! tree-ensemble operator against tract's own `TreeEnsembleClassifier`.
+//! Criterion benchmarks of the ONNX flavor: predict per model at batch 1, 8, 64, 256, and each of
+//! homeml's ai.onnx.ml operators against tract's own where tract has one: `TreeEnsembleClassifier`
+//! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`).
 //!
 //! Models come from tests/python/onnx_models.py with `--big` (100-tree forests), written to
 //! `$HOMEML_ONNX_BENCH_DIR` when set (so tests/python/onnx_bench_ort.py can time the same files in
@@ -115,12 +116,32 @@ fn tree_ops(c: &mut Criterion) {
     }
 }
 
+fn linear_ops(c: &mut Criterion) {
+    let (_tmp, dir) = models_dir();
+    // logreg: LinearClassifier (softmax) + Normalizer (L1); logreg_binary: LinearClassifier (logistic);
+    // linreg: LinearRegressor.
+    for name in ["logreg", "logreg_binary", "linreg"] {
+        let mut group = c.benchmark_group(format!("linear_op/{name}"));
+        for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
+            let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
+            for rows in [1, 64, 256] {
+                let input = batch(&dir, name, rows);
+                group.throughput(Throughput::Elements(rows as u64));
+                group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
+                    b.iter(|| model.predict(vec![input.clone()]).unwrap())
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(1200))
         .sample_size(20);
-    targets = predict, tree_ops
+    targets = predict, tree_ops, linear_ops
 }
 criterion_main!(benches);

@@ -2,8 +2,9 @@
 //!
 //! - [`OnnxFlavor`] serves the MLmodel flavor `onnx` (as written by `mlflow.onnx.log_model`): it loads the
 //!   file named by the flavor's `data` key with tract, optimized once with a symbolic batch dimension.
-//! - [`ops`]: homeml's `TreeEnsembleClassifier`, `TreeEnsembleRegressor` and `Scaler`, registered into
-//!   tract's ONNX op table (tract lacks the last two and walks every leaf in the first).
+//! - [`ops`]: homeml's `TreeEnsembleClassifier`, `TreeEnsembleRegressor`, `LinearClassifier`,
+//!   `LinearRegressor`, `Normalizer` and `Scaler`, registered into tract's ONNX op table (tract lacks some,
+//!   walks every leaf of every tree, and splits the linear ones into many small ops).
 //! - [`save_model`]: writes an MLflow model directory with the `onnx` and `python_function` flavors, which
 //!   real MLflow's `mlflow.pyfunc.load_model` loads.
 #![warn(missing_docs)]

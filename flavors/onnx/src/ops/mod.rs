@@ -1,12 +1,15 @@
 //! homeml's own ai.onnx.ml operators, registered into tract's ONNX op table.
 //!
-//! tract-onnx lacks `TreeEnsembleRegressor` and `Scaler`, and its `TreeEnsembleClassifier` visits every
-//! leaf of every tree. homeml replaces the three with pure-Rust implementations: the tree ensembles are
-//! compiled into flat node arrays and walk one root-to-leaf path per tree ([`tree`]), and `Scaler` expands
-//! into tract's own arithmetic ([`scaler`]).
+//! tract-onnx lacks `TreeEnsembleRegressor` and `Scaler`, its `TreeEnsembleClassifier` visits every
+//! leaf of every tree, and its `LinearClassifier` and `Normalizer` expand into a chain of small tract ops
+//! (and differ from ONNX Runtime: no PROBIT/SOFTMAX_ZERO, another binary layout, MAX by absolute value).
+//! homeml replaces them with pure-Rust implementations that follow ONNX Runtime: the tree ensembles are
+//! compiled into flat node arrays and walk one root-to-leaf path per tree ([`tree`]); `LinearClassifier`,
+//! `LinearRegressor`, `Normalizer` and `Scaler` each run as one pass over the rows ([`linear`]).
 
 mod attrs;
-pub mod scaler;
+pub mod linear;
+pub mod linear_op;
 pub mod tree;
 pub mod tree_op;
 
@@ -19,7 +22,7 @@ pub enum OpSet {
     #[default]
     Homeml,
     /// tract's stock operators only (for comparison in benchmarks; lacks `TreeEnsembleRegressor` and
-    /// `Scaler`).
+    /// `Scaler`, so models using them do not load).
     TractOnly,
 }
 
@@ -29,7 +32,12 @@ pub fn register(onnx: &mut Onnx) {
         .insert("TreeEnsembleClassifier", tree_op::tree_classifier);
     onnx.op_register
         .insert("TreeEnsembleRegressor", tree_op::tree_regressor);
-    onnx.op_register.insert("Scaler", scaler::scaler);
+    onnx.op_register.insert("Scaler", linear_op::scaler);
+    onnx.op_register
+        .insert("LinearClassifier", linear_op::linear_classifier);
+    onnx.op_register
+        .insert("LinearRegressor", linear_op::linear_regressor);
+    onnx.op_register.insert("Normalizer", linear_op::normalizer);
 }
 
 /// tract's ONNX framework with the operators of `ops`.
