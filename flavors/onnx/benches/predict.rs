@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the ONNX flavor: predict per model at batch 1, 8, 64, 256, and each of
 //! homeml's ai.onnx.ml operators against tract's own where tract has one: `TreeEnsembleClassifier`
-//! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`).
+//! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`), and `Softmax` over a
+//! few classes (`linear_op/mlp_clf`).
 //!
 //! Models come from tests/python/onnx_models.py with `--big` (100-tree forests), written to
 //! `$HOMEML_ONNX_BENCH_DIR` when set (so tests/python/onnx_bench_ort.py can time the same files in
@@ -120,7 +121,8 @@ fn linear_ops(c: &mut Criterion) {
     let (_tmp, dir) = models_dir();
     // logreg: LinearClassifier (softmax) + Normalizer (L1); logreg_binary: LinearClassifier (logistic);
     // linreg: LinearRegressor.
-    for name in ["logreg", "logreg_binary", "linreg"] {
+    // mlp_clf: tract's Softmax vs homeml's row softmax (the rest of the graph is tract's in both).
+    for name in ["logreg", "logreg_binary", "linreg", "mlp_clf"] {
         let mut group = c.benchmark_group(format!("linear_op/{name}"));
         for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
             let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();

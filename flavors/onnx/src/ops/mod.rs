@@ -5,11 +5,13 @@
 //! (and differ from ONNX Runtime: no PROBIT/SOFTMAX_ZERO, another binary layout, MAX by absolute value).
 //! homeml replaces them with pure-Rust implementations that follow ONNX Runtime: the tree ensembles are
 //! compiled into flat node arrays and walk one root-to-leaf path per tree ([`tree`]); `LinearClassifier`,
-//! `LinearRegressor`, `Normalizer` and `Scaler` each run as one pass over the rows ([`linear`]).
+//! `LinearRegressor`, `Normalizer` and `Scaler` each run as one pass over the rows ([`linear`]). One
+//! standard op is replaced too: `Softmax` over a short last axis ([`softmax`]), which tract runs slowly.
 
 mod attrs;
 pub mod linear;
 pub mod linear_op;
+pub mod softmax;
 pub mod tree;
 pub mod tree_op;
 
@@ -38,6 +40,8 @@ pub fn register(onnx: &mut Onnx) {
     onnx.op_register
         .insert("LinearRegressor", linear_op::linear_regressor);
     onnx.op_register.insert("Normalizer", linear_op::normalizer);
+    // Not ai.onnx.ml: the MLP classifiers' output softmax over a few classes (see [`softmax`]).
+    onnx.op_register.insert("Softmax", softmax::softmax);
 }
 
 /// tract's ONNX framework with the operators of `ops`.
