@@ -146,7 +146,10 @@ struct Job {
 /// Model calls observed before the cost estimate is trusted.
 const COST_WARMUP_CALLS: u64 = 8;
 
-/// A running estimate (exponential moving average, weight 1/8) of the model's compute time per row.
+/// A running estimate of the model's compute time per row: an average that falls fast (halfway to a
+/// lower observation) and rises slowly (1/8 of the way to a higher one), so that a call stretched by
+/// preemption on a busy machine moves it little, while a model that is really slow gets there within a
+/// few dozen calls.
 #[derive(Debug, Default)]
 struct CostEstimate {
     ns_per_row: AtomicU64,
@@ -159,7 +162,13 @@ impl CostEstimate {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         let old = self.ns_per_row.load(Ordering::Relaxed);
         // Races between compute threads lose an observation at worst.
-        let new = if n == 0 { x } else { old - old / 8 + x / 8 };
+        let new = if n == 0 {
+            x
+        } else if x < old {
+            old - (old - x) / 2
+        } else {
+            old + (x - old) / 8
+        };
         self.ns_per_row.store(new, Ordering::Relaxed);
     }
 
@@ -717,6 +726,37 @@ mod tests {
         assert_eq!(metrics.skipped_deadline.load(Ordering::Relaxed), 1);
     }
 
+    #[test]
+    fn the_cost_estimate_scales_with_rows_and_shrugs_off_one_slow_call() {
+        let us = Duration::from_micros;
+        let budget = us(100);
+        let c = CostEstimate::default();
+        for _ in 0..COST_WARMUP_CALLS - 1 {
+            c.observe(us(10), 1);
+        }
+        assert!(
+            !c.cheap(1, budget),
+            "unknown until the warm-up calls are seen"
+        );
+        c.observe(us(20), 2);
+        assert!(c.cheap(10, budget));
+        assert!(!c.cheap(11, budget));
+        assert!(!c.cheap(1, Duration::ZERO));
+        // One call stretched to 10 ms (preempted): expensive for a few calls, then cheap again.
+        c.observe(Duration::from_millis(10), 1);
+        assert!(!c.cheap(1, budget));
+        for _ in 0..5 {
+            c.observe(us(10), 1);
+        }
+        assert!(c.cheap(1, budget));
+        // A model that is really slow stays off the runtime.
+        let slow = CostEstimate::default();
+        for _ in 0..100 {
+            slow.observe(Duration::from_millis(1), 1);
+        }
+        assert!(!slow.cheap(1, budget));
+    }
+
     fn on_compute_thread(name: &Option<String>) -> bool {
         name.as_deref().is_some_and(|n| n.starts_with("homeml-t-"))
     }
@@ -725,13 +765,12 @@ mod tests {
     async fn a_cheap_model_runs_inline_once_its_cost_is_known() {
         let model = double(0);
         let metrics = Arc::new(ModelMetrics::default());
-        let b = Batcher::new(
-            "t",
-            model.clone(),
-            &BatcherSettings::default(),
-            metrics.clone(),
-        )
-        .unwrap();
+        // A budget no call of this model can exceed, however busy the machine is.
+        let settings = BatcherSettings {
+            inline_budget: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let b = Batcher::new("t", model.clone(), &settings, metrics.clone()).unwrap();
         for i in 0..20 {
             let out = b.infer(rows(&[i as f32]), 1, None).await.unwrap();
             assert_eq!(out[0].data(), &TensorData::F32(vec![i as f32 * 2.0]));
