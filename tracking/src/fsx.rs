@@ -9,9 +9,12 @@
 //! experiments), so a file left by a crashed writer is never read as a tag or param.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fd::AsFd;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, CWD};
 
 use crate::error::{Result, TrackingError};
 
@@ -89,18 +92,44 @@ pub(crate) fn append(path: &Path, text: &str) -> Result<()> {
 
 /// Reads a file as UTF-8 text; `Ok(None)` when it does not exist.
 pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| TrackingError::Corrupt {
-                kind: "text",
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
+    let mut file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-            Ok(None)
+            return Ok(None)
         }
-        Err(e) => Err(TrackingError::io(path, e)),
+        Err(e) => return Err(TrackingError::io(path, e)),
+    };
+    let bytes = read_all(&mut file).map_err(|e| TrackingError::io(path, e))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| TrackingError::Corrupt {
+            kind: "text",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Reads a whole file. Store files are mostly tiny (a param, a tag, a meta.yaml): they are read
+/// through a stack buffer with plain `read` calls, without the `statx` + `lseek` that
+/// `std::fs::read` spends on sizing its buffer; a file larger than the buffer is read on with
+/// `read_to_end`.
+fn read_all(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut chunk = [0u8; 4096];
+    let mut out = Vec::new();
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if n == chunk.len() {
+            file.read_to_end(&mut out)?;
+            return Ok(out);
+        }
     }
 }
 
@@ -130,20 +159,143 @@ pub(crate) fn list_names(dir: &Path) -> Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
+/// A folder held open: its files and sub-folders are opened relative to it (`openat`), so the
+/// kernel resolves one name per file instead of the whole path, which is most of the cost of
+/// opening the many tiny files of a run (params, tags, metrics).
+pub(crate) struct OpenDir {
+    dir: Dir,
+    path: PathBuf,
+}
+
+fn is_missing(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory
+}
+
+impl OpenDir {
+    const DIR_FLAGS: OFlags = OFlags::RDONLY
+        .union(OFlags::DIRECTORY)
+        .union(OFlags::CLOEXEC);
+
+    /// Opens the folder at `path`; `Ok(None)` when it does not exist or is not a folder.
+    pub(crate) fn open(path: &Path) -> Result<Option<OpenDir>> {
+        OpenDir::open_at(CWD, path, path)
+    }
+
+    fn open_at<P: rustix::path::Arg>(
+        base: impl AsFd,
+        name: P,
+        path: &Path,
+    ) -> Result<Option<OpenDir>> {
+        let fd = match rustix::fs::openat(base, name, OpenDir::DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                return if is_missing(&e) {
+                    Ok(None)
+                } else {
+                    Err(TrackingError::io(path, e))
+                };
+            }
+        };
+        let dir = Dir::new(fd).map_err(|e| TrackingError::io(path, e.into()))?;
+        Ok(Some(OpenDir {
+            dir,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// The folder's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the sub-folder `name`; `Ok(None)` when it does not exist or is not a folder.
+    pub(crate) fn sub(&self, name: &str) -> Result<Option<OpenDir>> {
+        let fd = self.fd()?;
+        OpenDir::open_at(fd, name, &self.path.join(name))
+    }
+
+    fn fd(&self) -> Result<rustix::fd::BorrowedFd<'_>> {
+        self.dir
+            .fd()
+            .map_err(|e| TrackingError::io(&self.path, e.into()))
+    }
+
+    /// Reads the file `name` as UTF-8 text; `Ok(None)` when it does not exist.
+    pub(crate) fn read_file(&self, name: &str) -> Result<Option<String>> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(self.fd()?, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let e = std::io::Error::from(e);
+                return if is_missing(&e) {
+                    Ok(None)
+                } else {
+                    Err(TrackingError::io(self.path.join(name), e))
+                };
+            }
+        };
+        let bytes = read_all(&mut File::from(fd))
+            .map_err(|e| TrackingError::io(self.path.join(name), e))?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| TrackingError::Corrupt {
+                kind: "text",
+                path: self.path.join(name),
+                message: e.to_string(),
+            })
+    }
+
+    /// The names of the folder's entries (without `.` and `..`), each with whether it is a folder
+    /// (symlinks followed), sorted. Names that are not UTF-8 are skipped, as [`list_names`] does.
+    pub(crate) fn names(&mut self) -> Result<Vec<(String, bool)>> {
+        let mut out = Vec::new();
+        while let Some(entry) = self.dir.read() {
+            let entry = entry.map_err(|e| TrackingError::io(&self.path, e.into()))?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            let is_dir = match entry.file_type() {
+                FileType::Directory => true,
+                FileType::Symlink | FileType::Unknown => {
+                    rustix::fs::statat(self.fd()?, name, AtFlags::empty())
+                        .map(|st| FileType::from_raw_mode(st.st_mode).is_dir())
+                        .unwrap_or(false)
+                }
+                _ => false,
+            };
+            out.push((name.to_string(), is_dir));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
 /// Reads every file under `dir` as a key/value map: a file is a key, a sub-folder a key prefix
 /// (`a/b`), as MLflow stores params and tags. Temporary files are skipped.
 pub(crate) fn read_kv_dir(dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    read_kv(OpenDir::open(dir)?)
+}
+
+/// [`read_kv_dir`] on a folder already open (`None`: a missing folder, no keys).
+pub(crate) fn read_kv(dir: Option<OpenDir>) -> Result<std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
-    read_kv_into(dir, "", &mut out)?;
+    if let Some(mut d) = dir {
+        read_kv_into(&mut d, "", &mut out)?;
+    }
     Ok(out)
 }
 
 fn read_kv_into(
-    dir: &Path,
+    dir: &mut OpenDir,
     prefix: &str,
     out: &mut std::collections::BTreeMap<String, String>,
 ) -> Result<()> {
-    for (name, is_dir) in list_names(dir)? {
+    for (name, is_dir) in dir.names()? {
         if name.starts_with(".homeml-tmp-") {
             continue;
         }
@@ -152,25 +304,36 @@ fn read_kv_into(
         } else {
             format!("{prefix}/{name}")
         };
-        let path = dir.join(&name);
         if is_dir {
-            read_kv_into(&path, &key, out)?;
-        } else if let Some(v) = read_opt(&path)? {
+            if let Some(mut sub) = dir.sub(&name)? {
+                read_kv_into(&mut sub, &key, out)?;
+            }
+        } else if let Some(v) = dir.read_file(&name)? {
             out.insert(key, v);
         }
     }
     Ok(())
 }
 
-/// Lists every file under `dir` as a slash-separated relative key (metric files, tag files).
-pub(crate) fn list_files_rec(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    list_files_into(dir, "", &mut out)?;
-    Ok(out)
+/// Calls `f(key, text, folder)` for every file under `dir` (slash-separated keys for sub-folders,
+/// sorted within each folder; `folder` is the file's folder); temporary files are skipped.
+/// `None` (a missing folder) has no files.
+pub(crate) fn for_each_file_rec(
+    dir: Option<OpenDir>,
+    mut f: impl FnMut(&str, &str, &Path) -> Result<()>,
+) -> Result<()> {
+    if let Some(mut d) = dir {
+        for_each_file_into(&mut d, "", &mut f)?;
+    }
+    Ok(())
 }
 
-fn list_files_into(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-    for (name, is_dir) in list_names(dir)? {
+fn for_each_file_into(
+    dir: &mut OpenDir,
+    prefix: &str,
+    f: &mut impl FnMut(&str, &str, &Path) -> Result<()>,
+) -> Result<()> {
+    for (name, is_dir) in dir.names()? {
         if name.starts_with(".homeml-tmp-") {
             continue;
         }
@@ -180,9 +343,11 @@ fn list_files_into(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()
             format!("{prefix}/{name}")
         };
         if is_dir {
-            list_files_into(&dir.join(&name), &key, out)?;
-        } else {
-            out.push(key);
+            if let Some(mut sub) = dir.sub(&name)? {
+                for_each_file_into(&mut sub, &key, f)?;
+            }
+        } else if let Some(text) = dir.read_file(&name)? {
+            f(&key, &text, dir.path())?;
         }
     }
     Ok(())

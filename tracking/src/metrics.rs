@@ -73,44 +73,77 @@ pub(crate) fn parse_line(line: &str) -> Option<MetricValue> {
 /// Parses a whole metric file; a malformed line names the file and line.
 pub(crate) fn parse_file(text: &str, path: &Path) -> Result<Vec<MetricValue>> {
     let mut out = Vec::new();
+    for_each_value(text, |v| out.push(v)).map_err(|message| corrupt(path, message))?;
+    Ok(out)
+}
+
+fn corrupt(path: &Path, message: String) -> TrackingError {
+    TrackingError::Corrupt {
+        kind: "metric",
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Calls `f` with each value of a metric file, in order; a malformed line is an error message
+/// naming the line.
+fn for_each_value(text: &str, mut f: impl FnMut(MetricValue)) -> std::result::Result<(), String> {
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v = parse_line(line).ok_or_else(|| TrackingError::Corrupt {
-            kind: "metric",
-            path: path.to_path_buf(),
-            message: format!(
+        let v = parse_line(line).ok_or_else(|| {
+            format!(
                 "line {} is not '<timestamp> <value> [<step> [<dataset> <digest>]]': {line:?}",
                 i + 1
-            ),
+            )
         })?;
-        out.push(v);
+        f(v);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Orders values as MLflow picks the latest: by (step, timestamp, value).
+fn later(a: &MetricValue, b: &MetricValue) -> std::cmp::Ordering {
+    (a.step, a.timestamp)
+        .cmp(&(b.step, b.timestamp))
+        .then(a.value.total_cmp(&b.value))
 }
 
 /// MLflow's latest value: the highest (step, timestamp, value).
 pub(crate) fn latest(values: &[MetricValue]) -> Option<MetricValue> {
-    values.iter().copied().max_by(|a, b| {
-        (a.step, a.timestamp)
-            .cmp(&(b.step, b.timestamp))
-            .then(a.value.total_cmp(&b.value))
-    })
+    values.iter().copied().max_by(later)
 }
 
-/// The latest value of every metric file under `dir`.
-pub(crate) fn latest_metrics(dir: &Path) -> Result<BTreeMap<String, MetricValue>> {
-    let mut out = BTreeMap::new();
-    for key in fsx::list_files_rec(dir)? {
-        let path = dir.join(&key);
-        let Some(text) = fsx::read_opt(&path)? else {
-            continue;
-        };
-        if let Some(v) = latest(&parse_file(&text, &path)?) {
-            out.insert(key, v);
+/// The latest value of a metric file's text, without collecting its history. `path` names the
+/// file in the error of a malformed line (it is only called then).
+pub(crate) fn latest_in(
+    text: &str,
+    path: impl FnOnce() -> std::path::PathBuf,
+) -> Result<Option<MetricValue>> {
+    let mut best: Option<MetricValue> = None;
+    for_each_value(text, |v| {
+        if best.is_none_or(|b| later(&v, &b).is_ge()) {
+            best = Some(v);
         }
-    }
+    })
+    .map_err(|message| corrupt(&path(), message))?;
+    Ok(best)
+}
+
+/// The latest value of every metric file under an open metrics folder (`None`: a missing folder,
+/// no metrics).
+pub(crate) fn latest_metrics_in(
+    dir: Option<fsx::OpenDir>,
+) -> Result<BTreeMap<String, MetricValue>> {
+    let mut out = BTreeMap::new();
+    fsx::for_each_file_rec(dir, |key, text, folder| {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        if let Some(v) = latest_in(text, || folder.join(name))? {
+            out.insert(key.to_string(), v);
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -239,6 +272,19 @@ mod tests {
         let v = parse_file("10 5.0 1\n20 1.0 2\n5 9.0 2\n20 0.5 2\n", Path::new("m")).unwrap();
         let l = latest(&v).unwrap();
         assert_eq!((l.step, l.timestamp, l.value), (2, 20, 1.0));
+        let text = "10 5.0 1\n20 1.0 2\n5 9.0 2\n20 0.5 2\n20 nan 2\n20 -inf 2\n";
+        let all = parse_file(text, Path::new("m")).unwrap();
+        let streamed = latest_in(text, || "m".into()).unwrap().unwrap();
+        let collected = latest(&all).unwrap();
+        // NaN sorts highest under total_cmp, as both readers agree.
+        assert!(streamed.value.is_nan() && collected.value.is_nan());
+        assert_eq!((streamed.step, streamed.timestamp), (2, 20));
+        assert_eq!(latest_in("", || "m".into()).unwrap(), None);
+        let e = latest_in("1 2 3\nbad\n", || "/r/metrics/loss".into()).unwrap_err();
+        assert!(
+            e.to_string().contains("/r/metrics/loss") && e.to_string().contains("line 2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -201,21 +202,42 @@ impl Store {
     }
 
     pub(crate) fn read_run_dir(&self, dir: &Path) -> Result<Run> {
+        self.read_run_dir_in(dir, ViewType::All)?
+            .ok_or_else(|| TrackingError::not_found("run", dir.display().to_string()))
+    }
+
+    /// Reads a run folder when its lifecycle stage is in `view`; the params, metrics and tags of a
+    /// run outside the view are not read.
+    fn read_run_dir_in(&self, dir: &Path, view: ViewType) -> Result<Option<Run>> {
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let m = self.read_meta(&dir.join(META), "run", &name)?;
+        // Every file of the run is opened relative to the open run folder.
+        let meta_path = || dir.join(META);
+        let run = fsx::OpenDir::open(dir)?
+            .ok_or_else(|| TrackingError::not_found_at("run", &name, meta_path()))?;
+        let text = run
+            .read_file(META)?
+            .ok_or_else(|| TrackingError::not_found_at("run", &name, meta_path()))?;
+        let m = Meta::parse(&text, "run", &meta_path())?;
         let info = run_info_from_meta(&m, dir)?;
-        let metrics = crate::metrics::latest_metrics(&dir.join("metrics"))?;
-        let params = fsx::read_kv_dir(&dir.join("params"))?;
-        let tags = fsx::read_kv_dir(&dir.join("tags"))?;
-        let model_outputs = fsx::list_names(&dir.join("outputs"))?
-            .into_iter()
-            .filter(|(n, is_dir)| *is_dir && !n.starts_with('.'))
-            .map(|(n, _)| n)
-            .collect();
-        Ok(Run {
+        if !view.admits(info.lifecycle_stage) {
+            return Ok(None);
+        }
+        let metrics = crate::metrics::latest_metrics_in(run.sub("metrics")?)?;
+        let params = fsx::read_kv(run.sub("params")?)?;
+        let tags = fsx::read_kv(run.sub("tags")?)?;
+        let model_outputs = match run.sub("outputs")? {
+            Some(mut outputs) => outputs
+                .names()?
+                .into_iter()
+                .filter(|(n, is_dir)| *is_dir && !n.starts_with('.'))
+                .map(|(n, _)| n)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Some(Run {
             info,
             data: RunData {
                 metrics,
@@ -223,7 +245,7 @@ impl Store {
                 tags,
             },
             model_outputs,
-        })
+        }))
     }
 
     /// A run with its latest metrics, params and tags.
@@ -257,48 +279,7 @@ impl Store {
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
-        let read_chunk = |chunk: &[PathBuf]| -> Result<Vec<Run>> {
-            let mut out = Vec::with_capacity(chunk.len());
-            for dir in chunk {
-                match self.read_run_dir(dir) {
-                    Ok(r) if view.admits(r.info.lifecycle_stage) => out.push(r),
-                    Ok(_) => {}
-                    // A folder without meta.yaml is not a run (MLflow warns and skips it too).
-                    Err(TrackingError::NotFound { .. }) => {
-                        tracing::warn!(dir = %dir.display(), "skipping a folder without meta.yaml")
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
-        };
-        let mut runs = if threads <= 1 || dirs.len() < 64 {
-            read_chunk(&dirs)?
-        } else {
-            let size = dirs.len().div_ceil(threads);
-            let parts: Vec<Result<Vec<Run>>> = std::thread::scope(|s| {
-                let handles: Vec<_> = dirs
-                    .chunks(size)
-                    .map(|c| s.spawn(move || read_chunk(c)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(TrackingError::InvalidValue {
-                                what: "run listing",
-                                reason: "a reader thread panicked".into(),
-                            })
-                        })
-                    })
-                    .collect()
-            });
-            let mut all = Vec::with_capacity(dirs.len());
-            for p in parts {
-                all.extend(p?);
-            }
-            all
-        };
+        let mut runs = self.read_run_dirs(&dirs, view, threads)?;
         runs.sort_by(|a, b| {
             b.info
                 .start_time
@@ -306,6 +287,59 @@ impl Store {
                 .then_with(|| a.info.run_id.cmp(&b.info.run_id))
         });
         Ok(runs)
+    }
+
+    /// Reads run folders on up to `threads` threads; each thread takes the next block of folders
+    /// from a shared counter, so a slow thread (a busy core) does not hold the others back.
+    fn read_run_dirs(&self, dirs: &[PathBuf], view: ViewType, threads: usize) -> Result<Vec<Run>> {
+        const BLOCK: usize = 32;
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let worker = || -> Result<Vec<Run>> {
+            let mut out = Vec::new();
+            loop {
+                let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                if start >= dirs.len() || failed.load(Ordering::Relaxed) {
+                    return Ok(out);
+                }
+                for dir in &dirs[start..(start + BLOCK).min(dirs.len())] {
+                    match self.read_run_dir_in(dir, view) {
+                        Ok(Some(r)) => out.push(r),
+                        Ok(None) => {}
+                        // A folder without meta.yaml is not a run (MLflow warns and skips it too).
+                        Err(TrackingError::NotFound { .. }) => {
+                            tracing::warn!(dir = %dir.display(), "skipping a folder without meta.yaml")
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        };
+        if threads <= 1 || dirs.len() <= BLOCK {
+            return worker();
+        }
+        let parts: Vec<Result<Vec<Run>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(TrackingError::InvalidValue {
+                            what: "run listing",
+                            reason: "a reader thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut all = Vec::with_capacity(dirs.len());
+        for p in parts {
+            all.extend(p?);
+        }
+        Ok(all)
     }
 
     /// The run folder, after checking the run is active (MLflow refuses writes to deleted runs).
