@@ -73,6 +73,7 @@ pub use metrics::Metric;
 pub use models::MLFLOW_VERSION;
 pub use registry::ModelVersionOptions;
 pub use runs::{
-    TAG_GIT_COMMIT, TAG_PARENT_RUN_ID, TAG_RUN_NAME, TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,
+    TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
+    TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,
 };
 pub use store::Store;

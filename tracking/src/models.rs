@@ -96,6 +96,8 @@ impl Store {
             crate::runs::TAG_SOURCE_NAME,
             crate::runs::TAG_SOURCE_TYPE,
             crate::runs::TAG_GIT_COMMIT,
+            crate::runs::TAG_GIT_BRANCH,
+            crate::runs::TAG_GIT_REPO_URL,
         ] {
             if let Some(v) = run_tags.get(k) {
                 let p = tmp.join("tags").join(k);

@@ -27,6 +27,10 @@ pub const TAG_SOURCE_NAME: &str = "mlflow.source.name";
 pub const TAG_SOURCE_TYPE: &str = "mlflow.source.type";
 /// `mlflow.source.git.commit`.
 pub const TAG_GIT_COMMIT: &str = "mlflow.source.git.commit";
+/// `mlflow.source.git.branch`.
+pub const TAG_GIT_BRANCH: &str = "mlflow.source.git.branch";
+/// `mlflow.source.git.repoURL`.
+pub const TAG_GIT_REPO_URL: &str = "mlflow.source.git.repoURL";
 
 pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
     let path = dir.join(META);
@@ -62,8 +66,10 @@ pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
 
 impl Store {
     /// Starts a run in an active experiment, with MLflow's system tags (`mlflow.runName`,
-    /// `mlflow.user`, `mlflow.source.name`, `mlflow.source.type`, `mlflow.source.git.commit` inside
-    /// a git work tree, `mlflow.parentRunId` for a nested run).
+    /// `mlflow.user`, `mlflow.source.name`, `mlflow.source.type`; inside a git work tree
+    /// `mlflow.source.git.commit`, and `mlflow.source.git.branch` unless HEAD is detached and
+    /// `mlflow.source.git.repoURL` when a remote is configured; `mlflow.parentRunId` for a nested
+    /// run).
     pub fn start_run(&self, experiment_id: &str, opts: RunOptions) -> Result<Run> {
         let exp = self.get_experiment(experiment_id)?;
         if exp.lifecycle_stage != LifecycleStage::Active {
@@ -96,8 +102,14 @@ impl Store {
         tags.insert(TAG_USER.into(), user.clone());
         tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
         tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
-        if let Some(commit) = util::git_commit() {
-            tags.insert(TAG_GIT_COMMIT.into(), commit);
+        if let Some(git) = util::git_info() {
+            tags.insert(TAG_GIT_COMMIT.into(), git.commit);
+            if let Some(branch) = git.branch {
+                tags.insert(TAG_GIT_BRANCH.into(), branch);
+            }
+            if let Some(url) = git.repo_url {
+                tags.insert(TAG_GIT_REPO_URL.into(), url);
+            }
         }
         if let Some(parent) = &opts.parent_run_id {
             tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use homeml_flavor::MlModel;
 use homeml_tracking::{
     LifecycleStage, LogModelOptions, Metric, RunOptions, RunStatus, Stage, Store, TrackingError,
-    ViewType,
+    ViewType, TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL,
 };
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -81,6 +81,19 @@ fn runs_params_metrics_tags() {
         assert!(run.data.tags.contains_key(t), "missing {t}");
     }
     assert_eq!(run.data.tags["mlflow.source.type"], "LOCAL");
+    // The git tags say what the work tree the tests run in says (read by util::git_info, whose
+    // unit tests cover branches, detached HEADs, worktrees and remotes).
+    let git = homeml_tracking::util::git_info();
+    let tag = |k: &str| run.data.tags.get(k).cloned();
+    assert_eq!(tag(TAG_GIT_COMMIT), git.as_ref().map(|g| g.commit.clone()));
+    assert_eq!(
+        tag(TAG_GIT_BRANCH),
+        git.as_ref().and_then(|g| g.branch.clone())
+    );
+    assert_eq!(
+        tag(TAG_GIT_REPO_URL),
+        git.as_ref().and_then(|g| g.repo_url.clone())
+    );
 
     s.log_param(&id, "lr", "0.1").unwrap();
     s.log_param(&id, "lr", "0.1").unwrap();
