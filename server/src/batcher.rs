@@ -11,7 +11,7 @@
 //! batch takes them all.
 //!
 //! Cheap models skip the hand-offs. The batcher keeps a running estimate of the model's cost per row;
-//! when a batch is estimated to take less than [`BatcherSettings::inline_budget`] (100 us by default)
+//! when a batch is estimated to take less than [`BatcherSettings::inline_budget`] (50 us by default)
 //! it is computed on the async runtime instead of a compute thread: a request that finds the queue
 //! empty and a compute slot free runs the model in its own task (no wake-up of another thread at all),
 //! and the batching task runs small batches itself. Compute slots (`workers`) bound the model calls in
@@ -56,7 +56,7 @@ impl Default for BatcherSettings {
             max_queue_delay: Duration::ZERO,
             queue_capacity: 1024,
             workers: 1,
-            inline_budget: Duration::from_micros(100),
+            inline_budget: Duration::from_micros(50),
         }
     }
 }
@@ -143,24 +143,39 @@ struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
-/// Model calls observed before the cost estimate is trusted.
+/// Model calls of a batch-size class observed before its cost estimate is trusted.
 const COST_WARMUP_CALLS: u64 = 8;
 
-/// A running estimate of the model's compute time per row: an average that falls fast (halfway to a
-/// lower observation) and rises slowly (1/8 of the way to a higher one), so that a call stretched by
-/// preemption on a busy machine moves it little, while a model that is really slow gets there within a
-/// few dozen calls.
+/// Batch-size classes of the cost estimate: 1, 2-3, 4-7, ..., 2^15 rows and more.
+const COST_CLASSES: usize = 16;
+
+/// A running estimate of the model's compute time per row, per batch-size class (powers of two: the
+/// cost per row of a compute-heavy model falls steeply with the batch size, so a 1-row call is
+/// estimated from 1-row calls only). Each class keeps an average that falls fast (halfway to a lower
+/// observation) and rises slowly (1/8 of the way to a higher one), so that a call stretched by
+/// preemption on a busy machine moves it little, while a class that is really slow stays slow.
 #[derive(Debug, Default)]
 struct CostEstimate {
+    classes: [CostClass; COST_CLASSES],
+}
+
+#[derive(Debug, Default)]
+struct CostClass {
     ns_per_row: AtomicU64,
     calls: AtomicU64,
 }
 
 impl CostEstimate {
+    fn class(&self, rows: usize) -> &CostClass {
+        let i = (rows.max(1).ilog2() as usize).min(COST_CLASSES - 1);
+        &self.classes[i]
+    }
+
     fn observe(&self, took: Duration, rows: usize) {
+        let c = self.class(rows);
         let x = (took.as_nanos() / rows.max(1) as u128).min(u64::MAX as u128) as u64;
-        let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        let old = self.ns_per_row.load(Ordering::Relaxed);
+        let n = c.calls.fetch_add(1, Ordering::Relaxed);
+        let old = c.ns_per_row.load(Ordering::Relaxed);
         // Races between compute threads lose an observation at worst.
         let new = if n == 0 {
             x
@@ -169,15 +184,16 @@ impl CostEstimate {
         } else {
             old + (x - old) / 8
         };
-        self.ns_per_row.store(new, Ordering::Relaxed);
+        c.ns_per_row.store(new, Ordering::Relaxed);
     }
 
     /// True when a call on `rows` rows is expected to take at most `budget`.
     fn cheap(&self, rows: usize, budget: Duration) -> bool {
-        if budget.is_zero() || self.calls.load(Ordering::Relaxed) < COST_WARMUP_CALLS {
+        let c = self.class(rows);
+        if budget.is_zero() || c.calls.load(Ordering::Relaxed) < COST_WARMUP_CALLS {
             return false;
         }
-        let est = self
+        let est = c
             .ns_per_row
             .load(Ordering::Relaxed)
             .saturating_mul(rows as u64);
@@ -719,7 +735,11 @@ mod tests {
         assert_eq!(refused.unwrap_err(), BatchError::Overloaded);
         assert_eq!(late.await.unwrap().unwrap_err(), BatchError::Timeout);
         assert!(first.await.unwrap().is_ok());
-        // Only the first request was ever computed.
+        // Only the first request was ever computed. (Wait until the batcher has dropped the late one,
+        // else the queue may still be full.)
+        while metrics.queue_depth.load(Ordering::Relaxed) > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let after = b.infer(rows(&[9.0]), 1, None).await;
         assert!(after.is_ok());
         assert_eq!(model.calls.lock().unwrap().clone(), vec![1, 1]);
@@ -733,15 +753,22 @@ mod tests {
         let c = CostEstimate::default();
         for _ in 0..COST_WARMUP_CALLS - 1 {
             c.observe(us(10), 1);
+            c.observe(us(80), 8);
         }
         assert!(
             !c.cheap(1, budget),
             "unknown until the warm-up calls are seen"
         );
-        c.observe(us(20), 2);
+        c.observe(us(10), 1);
+        c.observe(us(80), 8);
+        assert!(c.cheap(1, budget));
+        assert!(!c.cheap(1, Duration::ZERO));
+        // Batches of 8-15 rows: 10 us per row.
         assert!(c.cheap(10, budget));
         assert!(!c.cheap(11, budget));
-        assert!(!c.cheap(1, Duration::ZERO));
+        // No 2-7 or 16+ row call seen yet: unknown, so not cheap.
+        assert!(!c.cheap(2, budget));
+        assert!(!c.cheap(16, budget));
         // One call stretched to 10 ms (preempted): expensive for a few calls, then cheap again.
         c.observe(Duration::from_millis(10), 1);
         assert!(!c.cheap(1, budget));
