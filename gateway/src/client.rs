@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
@@ -99,19 +99,25 @@ impl UpstreamClient {
         &self.base
     }
 
-    /// Sends one request and reads the whole answer, all within `timeout`.
+    /// The absolute URI of `path` on this upstream, built once and reused for every call.
+    pub fn uri(&self, path: &str) -> Result<Uri, String> {
+        let uri = format!("http://{}{}{}", self.base.authority, self.base.prefix, path);
+        uri.parse().map_err(|e| format!("{uri:?}: {e}"))
+    }
+
+    /// Sends one request to `uri` (from [`UpstreamClient::uri`]) and reads the whole answer, all
+    /// within `timeout`.
     pub async fn call(
         &self,
         method: Method,
-        path: &str,
+        uri: &Uri,
         body: Option<Bytes>,
         request_id: &str,
         timeout: Duration,
     ) -> Result<(StatusCode, Bytes), CallError> {
-        let uri = format!("http://{}{}{}", self.base.authority, self.base.prefix, path);
         let mut builder = Request::builder()
             .method(method)
-            .uri(&uri)
+            .uri(uri.clone())
             .header(hyper::header::ACCEPT, "application/json");
         if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
             builder = builder.header("x-request-id", v);

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -66,8 +67,8 @@ pub struct Upstream {
     health: Health,
     /// Input tensor name learnt from V2 metadata.
     input_name: OnceCell<String>,
-    infer_path: String,
-    metadata_path: String,
+    infer_uri: Uri,
+    metadata_uri: Uri,
 }
 
 impl Upstream {
@@ -87,22 +88,23 @@ impl Upstream {
             Protocol::V2 => format!("{model_path}/infer"),
             Protocol::Mlflow => "/invocations".to_string(),
         };
+        let client = UpstreamClient::new(
+            base,
+            Duration::from_millis(cfg.connect_timeout_ms),
+            Duration::from_millis(gw.server.pool_idle_timeout_ms),
+            gw.server.pool_max_idle_per_host,
+        );
         Ok(Self {
             name,
             protocol: cfg.protocol,
             model,
             version: cfg.version.clone(),
             timeout: Duration::from_millis(cfg.timeout_ms),
-            client: UpstreamClient::new(
-                base,
-                Duration::from_millis(cfg.connect_timeout_ms),
-                Duration::from_millis(gw.server.pool_idle_timeout_ms),
-                gw.server.pool_max_idle_per_host,
-            ),
             health: Health::new(app.health),
             input_name: OnceCell::new(),
-            infer_path,
-            metadata_path: model_path,
+            infer_uri: client.uri(&infer_path)?,
+            metadata_uri: client.uri(&model_path)?,
+            client,
         })
     }
 }
@@ -282,6 +284,7 @@ pub struct Gateway {
     docs: Bytes,
     rng: SplitRng,
     shadow_slots: Arc<Semaphore>,
+    ids: RequestIds,
 }
 
 /// A response body.
@@ -310,13 +313,36 @@ fn error_response(e: &GatewayError, request_id: &str) -> Response<Body> {
     r
 }
 
-fn request_id_of(req: &Request<Incoming>) -> String {
+/// Ids for requests that arrive without one: 32 hex digits, a random per-process prefix and a
+/// counter (a random UUID per request costs a `getrandom` system call each time).
+#[derive(Debug)]
+struct RequestIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let (prefix, start) = uuid::Uuid::new_v4().as_u64_pair();
+        Self {
+            prefix,
+            next: AtomicU64::new(start),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{n:016x}", self.prefix)
+    }
+}
+
+fn request_id_of(req: &Request<Incoming>, ids: &RequestIds) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        .unwrap_or_else(|| ids.next())
 }
 
 fn wants_probabilities(query: Option<&str>) -> Result<bool, GatewayError> {
@@ -360,6 +386,7 @@ impl Gateway {
             docs: Bytes::from(docs),
             rng: SplitRng::new(),
             shadow_slots: Arc::new(Semaphore::new(MAX_SHADOW_IN_FLIGHT)),
+            ids: RequestIds::new(),
         }))
     }
 
@@ -376,9 +403,8 @@ impl Gateway {
     /// Answers one HTTP request.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
-        let request_id = request_id_of(&req);
-        let path = req.uri().path().to_string();
-        if let Some(&i) = self.routes.get(&path) {
+        let request_id = request_id_of(&req, &self.ids);
+        if let Some(&i) = self.routes.get(req.uri().path()) {
             let app = self.apps[i].clone();
             if req.method() != Method::POST {
                 let e = GatewayError::MethodNotAllowed;
@@ -404,6 +430,7 @@ impl Gateway {
             );
             return resp;
         }
+        let path = req.uri().path().to_string();
         let resp = match (req.method(), path.as_str()) {
             (&Method::GET, "/health") => {
                 json_response(StatusCode::OK, &json!({"status": "ok"}), &request_id)
@@ -696,21 +723,21 @@ async fn call_upstream(
 ) -> Result<Answer, Failure> {
     let input_name = match up.protocol {
         Protocol::V2 => match &app.input_name {
-            Some(n) => n.clone(),
+            Some(n) => n.as_str(),
             None => up
                 .input_name
                 .get_or_try_init(|| fetch_input_name(up, request_id))
                 .await?
-                .clone(),
+                .as_str(),
         },
-        Protocol::Mlflow => String::new(),
+        Protocol::Mlflow => "",
     };
-    let body = app.upstream_body(up, rows, &input_name, request_id, with_probabilities);
+    let body = app.upstream_body(up, rows, input_name, request_id, with_probabilities);
     let (status, answer) = up
         .client
         .call(
             Method::POST,
-            &up.infer_path,
+            &up.infer_uri,
             Some(Bytes::from(body)),
             request_id,
             up.timeout,
@@ -731,7 +758,7 @@ async fn call_upstream(
 async fn fetch_input_name(up: &Upstream, request_id: &str) -> Result<String, Failure> {
     let (status, body) = up
         .client
-        .call(Method::GET, &up.metadata_path, None, request_id, up.timeout)
+        .call(Method::GET, &up.metadata_uri, None, request_id, up.timeout)
         .await
         .map_err(Failure::Call)?;
     if !status.is_success() {
@@ -740,7 +767,7 @@ async fn fetch_input_name(up: &Upstream, request_id: &str) -> Result<String, Fai
     let name = protocol::v2_metadata_input_name(&body).ok_or_else(|| {
         Failure::Answer(format!(
             "model metadata at {} names no input; set input.name in the app config",
-            up.metadata_path
+            up.metadata_uri.path()
         ))
     })?;
     info!(upstream = %up.name, input = %name, "input tensor name from model metadata");
@@ -773,6 +800,19 @@ mod tests {
         assert!(wants_probabilities(Some("a=b&probabilities")).unwrap());
         assert!(!wants_probabilities(Some("probabilities=0")).unwrap());
         assert!(wants_probabilities(Some("probabilities=maybe")).is_err());
+    }
+
+    #[test]
+    fn generated_request_ids_are_unique_32_hex_digits() {
+        let ids = RequestIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+        }
+        assert_eq!(a[..16], b[..16], "one process prefix");
+        assert_ne!(RequestIds::new().next()[..16], a[..16]);
     }
 
     #[test]

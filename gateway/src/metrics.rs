@@ -29,9 +29,18 @@ impl Histogram {
     }
 }
 
+/// The entry of `key`, allocating the owned key only the first time it is seen.
+fn entry<'a, V: Default>(m: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !m.contains_key(key) {
+        m.insert(key.to_string(), V::default());
+    }
+    m.get_mut(key).expect("inserted above")
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
+    /// app -> upstream -> status -> count (nested so that counting allocates nothing once seen).
+    requests: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>>,
     request_latency: BTreeMap<String, Histogram>,
     upstream_latency: BTreeMap<String, Histogram>,
     upstream_errors: BTreeMap<(String, &'static str), u64>,
@@ -69,24 +78,16 @@ impl Metrics {
     /// Counts one finished request (upstream `none` when it never reached one) and its latency.
     pub fn request(&self, app: &str, upstream: &str, status: u16, latency: Duration) {
         self.with(|m| {
-            *m.requests
-                .entry((app.to_string(), upstream.to_string(), status))
+            *entry(entry(&mut m.requests, app), upstream)
+                .entry(status)
                 .or_default() += 1;
-            m.request_latency
-                .entry(app.to_string())
-                .or_default()
-                .observe(latency.as_secs_f64());
+            entry(&mut m.request_latency, app).observe(latency.as_secs_f64());
         });
     }
 
     /// Records the latency of one upstream call.
     pub fn upstream_latency(&self, upstream: &str, latency: Duration) {
-        self.with(|m| {
-            m.upstream_latency
-                .entry(upstream.to_string())
-                .or_default()
-                .observe(latency.as_secs_f64())
-        });
+        self.with(|m| entry(&mut m.upstream_latency, upstream).observe(latency.as_secs_f64()));
     }
 
     /// Counts an upstream error of a kind (`connect`, `timeout`, `transport`, `status`, `answer`).
@@ -111,15 +112,9 @@ impl Metrics {
     /// Counts a shadow comparison, and whether it disagreed or failed.
     pub fn shadow(&self, app: &str, disagreed: bool, failed: bool) {
         self.with(|m| {
-            *m.shadow_requests.entry(app.to_string()).or_default() += 1;
-            let d = m.shadow_disagreements.entry(app.to_string()).or_default();
-            if disagreed {
-                *d += 1;
-            }
-            let e = m.shadow_errors.entry(app.to_string()).or_default();
-            if failed {
-                *e += 1;
-            }
+            *entry(&mut m.shadow_requests, app) += 1;
+            *entry(&mut m.shadow_disagreements, app) += u64::from(disagreed);
+            *entry(&mut m.shadow_errors, app) += u64::from(failed);
         });
     }
 
@@ -142,13 +137,17 @@ impl Metrics {
             "# HELP homeml_gateway_requests_total Requests answered, by app, upstream and HTTP status."
         );
         let _ = writeln!(s, "# TYPE homeml_gateway_requests_total counter");
-        for ((app, up, status), n) in &m.requests {
-            let _ = writeln!(
-                s,
-                "homeml_gateway_requests_total{{app=\"{}\",upstream=\"{}\",status=\"{status}\"}} {n}",
-                esc(app),
-                esc(up)
-            );
+        for (app, ups) in &m.requests {
+            for (up, statuses) in ups {
+                for (status, n) in statuses {
+                    let _ = writeln!(
+                        s,
+                        "homeml_gateway_requests_total{{app=\"{}\",upstream=\"{}\",status=\"{status}\"}} {n}",
+                        esc(app),
+                        esc(up)
+                    );
+                }
+            }
         }
         histogram(
             &mut s,
