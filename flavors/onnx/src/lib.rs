@@ -54,7 +54,10 @@ impl Flavor for OnnxFlavor {
 
     fn version(&self) -> &str {
         if cfg!(feature = "ort") {
-            concat!(env!("CARGO_PKG_VERSION"), " (tract-onnx 0.23, ort 2.0.0-rc.15)")
+            concat!(
+                env!("CARGO_PKG_VERSION"),
+                " (tract-onnx 0.23, ort 2.0.0-rc.15)"
+            )
         } else {
             concat!(env!("CARGO_PKG_VERSION"), " (tract-onnx 0.23)")
         }
