@@ -3,6 +3,11 @@
 //! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`), and `Softmax` over a
 //! few classes (`linear_op/mlp_clf`).
 //!
+//! With `HOMEML_BENCH_CPU_TIME=1` every figure is the benchmark thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`) instead of wall-clock time: on a shared, loaded machine time spent
+//! descheduled then does not count (tests/python/onnx_bench_ort.py `--cpu` measures onnxruntime the same
+//! way).
+//!
 //! Models come from tests/python/onnx_models.py with `--big` (100-tree forests), written to
 //! `$HOMEML_ONNX_BENCH_DIR` when set (so tests/python/onnx_bench_ort.py can time the same files in
 //! onnxruntime), else to a temporary directory.
@@ -11,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BenchmarkId, Criterion, Throughput};
 use homeml_flavor::{Model, Tensor, TensorData};
 use homeml_onnx::{OpSet, TractModel};
 
@@ -83,7 +89,7 @@ fn batch(dir: &Path, name: &str, rows: usize) -> Tensor {
     Tensor::new(vec![rows, cols], TensorData::F32(out)).unwrap()
 }
 
-fn predict(c: &mut Criterion) {
+fn predict<M: Measurement>(c: &mut Criterion<M>) {
     let (_tmp, dir) = models_dir();
     for name in MODELS {
         let model = TractModel::load(&dir.join(format!("{name}.onnx"))).unwrap();
@@ -99,7 +105,7 @@ fn predict(c: &mut Criterion) {
     }
 }
 
-fn tree_ops(c: &mut Criterion) {
+fn tree_ops<M: Measurement>(c: &mut Criterion<M>) {
     let (_tmp, dir) = models_dir();
     for name in ["rf_clf", "gb_clf", "rf_clf_binary"] {
         let mut group = c.benchmark_group(format!("tree_op/{name}"));
@@ -117,7 +123,7 @@ fn tree_ops(c: &mut Criterion) {
     }
 }
 
-fn linear_ops(c: &mut Criterion) {
+fn linear_ops<M: Measurement>(c: &mut Criterion<M>) {
     let (_tmp, dir) = models_dir();
     // logreg: LinearClassifier (softmax) + Normalizer (L1); logreg_binary: LinearClassifier (logistic);
     // linreg: LinearRegressor.
@@ -138,12 +144,80 @@ fn linear_ops(c: &mut Criterion) {
     }
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1200))
-        .sample_size(20);
-    targets = predict, tree_ops, linear_ops
+#[repr(C)]
+struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
 }
-criterion_main!(benches);
+
+extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// Linux `CLOCK_THREAD_CPUTIME_ID`.
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+/// Criterion measurement: CPU time of the calling thread, in nanoseconds.
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec (two C longs on x86_64/aarch64 Linux) into `ts`.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WallTime.formatter()
+    }
+}
+
+fn config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    c.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1200))
+        .sample_size(20)
+        .configure_from_args()
+}
+
+fn run<M: Measurement>(mut c: Criterion<M>) {
+    predict(&mut c);
+    tree_ops(&mut c);
+    linear_ops(&mut c);
+    c.final_summary();
+}
+
+fn main() {
+    if std::env::var_os("HOMEML_BENCH_CPU_TIME").is_some_and(|v| v == "1") {
+        run(config(Criterion::default().with_measurement(ThreadCpuTime)));
+    } else {
+        run(config(Criterion::default()));
+    }
+}
