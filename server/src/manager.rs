@@ -193,6 +193,8 @@ impl Loader {
         let registry = self.registry.clone();
         let options = LoadOptions {
             engine: slot.config.engine.clone(),
+            // As many concurrent calls as the batcher makes (e.g. ort's session pool).
+            threads: Some(slot.config.workers),
             ..LoadOptions::default()
         };
         let path = resolved.path.clone();
