@@ -13,7 +13,7 @@
 #
 # Usage: bash bench/gateway/run.sh [--duration 10s] [--warmup 2s] [--rounds 2] [--no-build]
 #                                  [--gateway-log info|warn]   (RUST_LOG of the gateway; default info)
-#                                  [--gateway-threads N]  (TOKIO_WORKER_THREADS of the gateway; default: cores)
+#                                  [--gateway-threads N]  (homeml gateway --threads; default: cores)
 # Env: HOMEML_BIN, LOADTEST_BIN to run other binaries than target/release/.
 set -euo pipefail
 
@@ -109,7 +109,7 @@ protocol = "v2"
 model = "iris-classifier"
 timeout_ms = 10000
 TOML
-RUST_LOG="$GW_LOG" TOKIO_WORKER_THREADS="${GW_THREADS:-$(nproc)}" start gateway "$HOMEML" gateway --config "$WORK/gateway.toml" -h 127.0.0.1 -p 0
+RUST_LOG="$GW_LOG" start gateway "$HOMEML" gateway --config "$WORK/gateway.toml" -h 127.0.0.1 -p 0 --threads "${GW_THREADS:-$(nproc)}"
 GATEWAY="$ADDR"
 GATEWAY_PID="${PIDS[-1]}"
 

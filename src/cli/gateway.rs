@@ -23,6 +23,11 @@ pub struct GatewayArgs {
         default_value = "127.0.0.1"
     )]
     host: String,
+    /// Async runtime threads [default: one per core]. On a machine shared with the model server, 1 leaves
+    /// the server more of the cores (bench/gateway.md: 1 thread met the 60% throughput target where the
+    /// default did not).
+    #[arg(long, env = "HOMEML_GATEWAY_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -43,7 +48,11 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| std::io::Error::other("no address"))
         })
         .with_context(|| format!("resolving {}:{}", args.host, args.port))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;
