@@ -57,7 +57,8 @@ pub fn decode(
     }
 }
 
-fn plan(payload: &Payload<'_>, model: &ModelInfo) -> ResponsePlan {
+/// The answer's shape for a request decoded into `payload`.
+pub(crate) fn plan(payload: &Payload<'_>, model: &ModelInfo) -> ResponsePlan {
     let input_kind = if schema::is_dataframe_for_mlflow(payload, model) {
         MlflowInputKind::DataFrame
     } else {
@@ -66,7 +67,21 @@ fn plan(payload: &Payload<'_>, model: &ModelInfo) -> ResponsePlan {
     ResponsePlan::Mlflow(MlflowPlan { input_kind })
 }
 
+/// Decodes a JSON body: the common numeric `inputs`/`instances` requests directly into typed tensors
+/// ([`super::fast`]), the rest (and every request with an error) through a parsed `serde_json::Value`.
 fn decode_json(body: &[u8], model: &ModelInfo) -> Result<(InferInput, ResponsePlan), ApiError> {
+    if let Some(decoded) = super::fast::try_mlflow(body, model) {
+        return Ok(decoded);
+    }
+    decode_json_value(body, model)
+}
+
+/// Decodes a JSON body through a parsed `serde_json::Value` (the reference path, which writes every
+/// error message).
+pub(crate) fn decode_json_value(
+    body: &[u8],
+    model: &ModelInfo,
+) -> Result<(InferInput, ResponsePlan), ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(map) = &value else {

@@ -9,6 +9,10 @@
 //! - [`v2`]: KServe V2 / Open Inference Protocol REST, with Triton's binary tensor extension ([`binary`]).
 //! - [`predict`]: `POST /predict` with a bare 2-D JSON array.
 //!
+//! The common numeric JSON requests are read straight into typed tensors by [`fast`], with the same
+//! results as the general path through a parsed `serde_json::Value` (which all other requests, and all
+//! errors, take).
+//!
 //! Shared pieces: [`schema`] (signature enforcement and assembly of model inputs) and [`json`]
 //! (JSON encoding of tensors, including the encoding of non-finite floats).
 
@@ -17,6 +21,7 @@ use homeml_flavor::{IoSpec, Model, Signature, Tensor};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 pub mod binary;
+pub mod fast;
 pub mod json;
 pub mod mlflow;
 pub mod predict;

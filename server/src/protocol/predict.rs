@@ -25,6 +25,18 @@ pub fn decode(
             "content type {media:?} is not supported: send application/json"
         )));
     }
+    if let Some(input) = super::fast::try_predict(body, model) {
+        return Ok((input, ResponsePlan::Predict));
+    }
+    decode_value(body, model)
+}
+
+/// Decodes a `/predict` JSON body through a parsed `serde_json::Value` (the reference path, which writes
+/// every error message).
+pub(crate) fn decode_value(
+    body: &[u8],
+    model: &ModelInfo,
+) -> Result<(InferInput, ResponsePlan), ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let Value::Array(rows) = &value else {

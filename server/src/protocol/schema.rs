@@ -18,7 +18,7 @@
 //!   MLflow's ONNX pyfunc does with `DataFrame.values`.
 
 use homeml_flavor::{ColSpec, DType, IoSpec, Schema, Tensor, TensorData};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 use super::{InferInput, ModelInfo};
 use crate::error::ApiError;
@@ -191,9 +191,33 @@ fn parse_float_text(t: &str) -> Option<f64> {
     }
 }
 
+/// A JSON number as a float element: what every float input reads from a JSON number (shared with the
+/// direct decoder of [`super::fast`], so both read numbers alike).
+pub(crate) fn number_to_f64(n: &Number) -> Option<f64> {
+    n.as_f64()
+}
+
+/// A float read for an integer element: whole and within the `i64` range.
+fn whole(x: f64) -> Result<i64, &'static str> {
+    if x.fract() == 0.0 && x.is_finite() && x >= i64::MIN as f64 && x <= i64::MAX as f64 {
+        Ok(x as i64)
+    } else {
+        Err("an integer (the value has a fraction or is out of range)")
+    }
+}
+
+/// A JSON number as an integer element: exact integers, and floats without a fraction within the `i64`
+/// range (shared with the direct decoder of [`super::fast`]).
+pub(crate) fn number_to_i64(n: &Number) -> Result<i64, &'static str> {
+    match n.as_i64() {
+        Some(i) => Ok(i),
+        None => n.as_f64().map_or(Err("an integer"), whole),
+    }
+}
+
 fn to_f64(cell: Cell<'_>) -> Option<f64> {
     match cell {
-        Cell::Json(Value::Number(n)) => n.as_f64(),
+        Cell::Json(Value::Number(n)) => number_to_f64(n),
         // pandas reads a missing value of a float column as NaN; homeml writes NaN as null.
         Cell::Json(Value::Null) => Some(f64::NAN),
         Cell::Json(Value::String(s)) => match s.as_str() {
@@ -206,18 +230,8 @@ fn to_f64(cell: Cell<'_>) -> Option<f64> {
 }
 
 fn to_i64(cell: Cell<'_>) -> Result<i64, &'static str> {
-    let whole = |x: f64| {
-        if x.fract() == 0.0 && x.is_finite() && x >= i64::MIN as f64 && x <= i64::MAX as f64 {
-            Ok(x as i64)
-        } else {
-            Err("an integer (the value has a fraction or is out of range)")
-        }
-    };
     match cell {
-        Cell::Json(Value::Number(n)) => match n.as_i64() {
-            Some(i) => Ok(i),
-            None => n.as_f64().map_or(Err("an integer"), whole),
-        },
+        Cell::Json(Value::Number(n)) => number_to_i64(n),
         Cell::Json(_) => Err("an integer"),
         Cell::Text(t) => {
             let t = t.trim();
@@ -307,7 +321,7 @@ pub fn convert_cells(cells: &[Cell<'_>], dtype: DType, what: &str) -> Result<Ten
 }
 
 /// The named-column input schema of the model, when it has one.
-fn column_signature(model: &ModelInfo) -> Option<&[ColSpec]> {
+pub(crate) fn column_signature(model: &ModelInfo) -> Option<&[ColSpec]> {
     match model.signature.as_ref()?.inputs.as_ref()? {
         Schema::Columns(cols) if !cols.is_empty() => Some(cols),
         _ => None,

@@ -162,16 +162,32 @@ fn bool_param(params: Option<&Value>, key: &str, what: &str) -> Result<Option<bo
 }
 
 /// Decodes an `infer` request for `model`.
+///
+/// The common numeric requests are read directly into typed tensors ([`super::fast`]); the rest, and
+/// every request with an error, go through a parsed `serde_json::Value`.
 pub fn decode_infer(
     headers: &HeaderMap,
     body: &[u8],
     model: &ModelInfo,
 ) -> Result<(InferInput, ResponsePlan), ApiError> {
     let json_len = header_length(headers, body.len())?;
-    let (json_part, mut binary_part) = match json_len {
+    let (json_part, binary_part) = match json_len {
         Some(n) => body.split_at(n),
         None => (body, &[][..]),
     };
+    if let Some(decoded) = super::fast::try_v2(json_part, binary_part, model) {
+        return Ok(decoded);
+    }
+    decode_infer_value(json_part, binary_part, model)
+}
+
+/// Decodes an `infer` request through a parsed `serde_json::Value` (the reference path, which writes
+/// every error message).
+pub(crate) fn decode_infer_value(
+    json_part: &[u8],
+    binary_part: &[u8],
+    model: &ModelInfo,
+) -> Result<(InferInput, ResponsePlan), ApiError> {
     let value: Value = serde_json::from_slice(json_part).map_err(|e| {
         ApiError::BadRequest(format!("the inference request is not valid JSON: {e}"))
     })?;
@@ -180,12 +196,64 @@ pub fn decode_infer(
             "the inference request must be a JSON object".into(),
         ));
     };
-    let id = match req.get("id") {
+    decode_request(
+        req.get("id"),
+        req.get("parameters"),
+        req.get("inputs").map(InputList::Json),
+        req.get("outputs"),
+        binary_part,
+        model,
+    )
+}
+
+/// A request's `inputs`: a parsed JSON value, or the inputs the direct decoder read.
+pub(crate) enum InputList<'a> {
+    /// The `inputs` value as parsed (checked to be a list of objects here).
+    Json(&'a Value),
+    /// One entry per input object.
+    Fields(Vec<InputFields<'a>>),
+}
+
+/// The fields of one input object.
+pub(crate) struct InputFields<'a> {
+    /// `name`.
+    pub(crate) name: Option<&'a Value>,
+    /// `shape`.
+    pub(crate) shape: Option<&'a Value>,
+    /// `datatype`.
+    pub(crate) datatype: Option<&'a Value>,
+    /// `parameters`.
+    pub(crate) parameters: Option<&'a Value>,
+    /// `data`.
+    pub(crate) data: InputData<'a>,
+}
+
+/// An input's `data`.
+pub(crate) enum InputData<'a> {
+    /// No `data` key.
+    Absent,
+    /// `data` as parsed JSON.
+    Json(&'a Value),
+    /// `data` read directly as the elements of the input's datatype (row-major).
+    Decoded(homeml_flavor::TensorData),
+}
+
+/// Checks a request's fields and decodes its inputs (the part shared by the value path and the direct
+/// decoder, so both check alike).
+pub(crate) fn decode_request(
+    id: Option<&Value>,
+    parameters: Option<&Value>,
+    inputs: Option<InputList<'_>>,
+    outputs: Option<&Value>,
+    mut binary_part: &[u8],
+    model: &ModelInfo,
+) -> Result<(InferInput, ResponsePlan), ApiError> {
+    let id = match id {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(ApiError::BadRequest("`id` must be a string".into())),
     };
-    let params = match req.get("parameters") {
+    let params = match parameters {
         None | Some(Value::Null) => None,
         Some(p @ Value::Object(_)) => Some(p),
         Some(_) => {
@@ -195,15 +263,32 @@ pub fn decode_infer(
         }
     };
     let binary_default = bool_param(params, "binary_data_output", "request")?.unwrap_or(false);
-    let Some(Value::Array(inputs)) = req.get("inputs") else {
-        return Err(ApiError::BadRequest(
-            "`inputs` must be a list of tensors".into(),
-        ));
-    };
-    let mut named: Vec<(String, Data<'_>)> = Vec::with_capacity(inputs.len());
-    for (k, input) in inputs.iter().enumerate() {
-        let (name, data) = decode_input(input, k, &mut binary_part, model)?;
-        named.push((name, data));
+    let no_inputs = || ApiError::BadRequest("`inputs` must be a list of tensors".into());
+    let mut named: Vec<(String, Data<'_>)> = Vec::new();
+    match inputs.ok_or_else(no_inputs)? {
+        InputList::Json(Value::Array(inputs)) => {
+            named.reserve(inputs.len());
+            for (k, input) in inputs.iter().enumerate() {
+                let Value::Object(obj) = input else {
+                    return Err(ApiError::BadRequest(format!("input {k} is not an object")));
+                };
+                let fields = InputFields {
+                    name: obj.get("name"),
+                    shape: obj.get("shape"),
+                    datatype: obj.get("datatype"),
+                    parameters: obj.get("parameters"),
+                    data: obj.get("data").map_or(InputData::Absent, InputData::Json),
+                };
+                named.push(decode_input(fields, k, &mut binary_part, model)?);
+            }
+        }
+        InputList::Json(_) => return Err(no_inputs()),
+        InputList::Fields(list) => {
+            named.reserve(list.len());
+            for (k, fields) in list.into_iter().enumerate() {
+                named.push(decode_input(fields, k, &mut binary_part, model)?);
+            }
+        }
     }
     if !binary_part.is_empty() {
         return Err(ApiError::BadRequest(format!(
@@ -211,7 +296,7 @@ pub fn decode_infer(
             binary_part.len()
         )));
     }
-    let outputs = match req.get("outputs") {
+    let outputs = match outputs {
         None | Some(Value::Null) => None,
         Some(Value::Array(list)) => Some(
             list.iter()
@@ -232,20 +317,17 @@ pub fn decode_infer(
 }
 
 fn decode_input<'a>(
-    input: &'a Value,
+    fields: InputFields<'_>,
     k: usize,
     binary_part: &mut &[u8],
     model: &ModelInfo,
 ) -> Result<(String, Data<'a>), ApiError> {
-    let Value::Object(obj) = input else {
-        return Err(ApiError::BadRequest(format!("input {k} is not an object")));
-    };
-    let name = match obj.get("name") {
+    let name = match fields.name {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::BadRequest(format!("input {k} has no `name`"))),
     };
     let what = format!("input {name:?}");
-    let shape: Vec<usize> = match obj.get("shape") {
+    let shape: Vec<usize> = match fields.shape {
         Some(Value::Array(dims)) => dims
             .iter()
             .map(|d| {
@@ -260,7 +342,7 @@ fn decode_input<'a>(
             .collect::<Result<_, _>>()?,
         _ => return Err(ApiError::BadRequest(format!("{what} has no `shape` list"))),
     };
-    let datatype = match obj.get("datatype") {
+    let datatype = match fields.datatype {
         Some(Value::String(s)) => Datatype::parse(s)
             .ok_or_else(|| ApiError::BadRequest(format!("{what}: unknown datatype {s:?}")))?,
         _ => return Err(ApiError::BadRequest(format!("{what} has no `datatype`"))),
@@ -285,7 +367,7 @@ fn decode_input<'a>(
             )));
         }
     }
-    let params = obj.get("parameters");
+    let params = fields.parameters;
     let binary_size = match params.and_then(|p| p.get("binary_data_size")) {
         None | Some(Value::Null) => None,
         Some(v) => Some(
@@ -299,7 +381,7 @@ fn decode_input<'a>(
         ),
     };
     let tensor = if let Some(size) = binary_size {
-        if obj.contains_key("data") {
+        if !matches!(fields.data, InputData::Absent) {
             return Err(ApiError::BadRequest(format!(
                 "{what} has both `data` and binary_data_size"
             )));
@@ -314,20 +396,38 @@ fn decode_input<'a>(
         *binary_part = rest;
         binary::decode_tensor(datatype, &shape, mine, &what)?
     } else {
-        let data = obj
-            .get("data")
-            .ok_or_else(|| ApiError::BadRequest(format!("{what} has no `data`")))?;
-        let flat = flatten(data, &what)?;
-        let Values::Cells(cells) = flat.values else {
-            return Err(ApiError::Internal("flatten returned typed data".into()));
+        let values = match fields.data {
+            InputData::Absent => return Err(ApiError::BadRequest(format!("{what} has no `data`"))),
+            InputData::Json(data) => {
+                let flat = flatten(data, &what)?;
+                let Values::Cells(cells) = flat.values else {
+                    return Err(ApiError::Internal("flatten returned typed data".into()));
+                };
+                if cells.len() != count {
+                    return Err(ApiError::BadRequest(format!(
+                        "{what}: shape {shape:?} needs {count} values, `data` has {}",
+                        cells.len()
+                    )));
+                }
+                schema::convert_cells(&cells, datatype.dtype(), &what)?
+            }
+            InputData::Decoded(values) => {
+                if values.dtype() != datatype.dtype() {
+                    return Err(ApiError::Internal(format!(
+                        "{what}: data read as {} for datatype {}",
+                        values.dtype(),
+                        datatype.name()
+                    )));
+                }
+                if values.len() != count {
+                    return Err(ApiError::BadRequest(format!(
+                        "{what}: shape {shape:?} needs {count} values, `data` has {}",
+                        values.len()
+                    )));
+                }
+                values
+            }
         };
-        if cells.len() != count {
-            return Err(ApiError::BadRequest(format!(
-                "{what}: shape {shape:?} needs {count} values, `data` has {}",
-                cells.len()
-            )));
-        }
-        let values = schema::convert_cells(&cells, datatype.dtype(), &what)?;
         check_range(datatype, &values, &what)?;
         Tensor::new(shape, values)?
     };

@@ -1,0 +1,1396 @@
+//! Direct decoding of the common JSON request shapes, without building a `serde_json::Value` tree.
+//!
+//! The hot requests are small numeric batches: MLflow `{"inputs": [[5.1, 3.5, 1.4, 0.2]]}` (or
+//! `instances`), the bare list of `/predict`, and KServe V2 numeric tensors (`{"inputs": [{"name",
+//! "shape", "datatype", "data": [...]}]}`). For these, the value path parses the whole body into a
+//! `Value` (a heap node per number and per list), flattens it into cells, then converts the cells. This
+//! module reads the numbers straight into the typed buffer of the dtype the value path would convert
+//! them to, with serde_json's own parser (so numbers parse bit for bit alike: same float algorithm, same
+//! `1e400` refusal, same `-0`), converting each number with the functions the value path uses
+//! ([`schema::number_to_f64`], [`schema::number_to_i64`]). The typed tensor then goes through the same
+//! signature checks ([`schema::assemble`]) as the value path's data.
+//!
+//! The contract: each `try_*` function answers `Some` only for a request the value path accepts, with an
+//! equal result; it answers `None` for anything else, and the caller then runs the value path, which also
+//! writes every error message. So errors are the value path's by construction, and the direct decoder
+//! only has to recognise what it handles: numbers in regular (non-ragged) lists of up to
+//! [`MAX_DIMS`] dimensions, converted to f32, f64, i64 or i32. Everything else gives up: strings, nulls
+//! and booleans in the data, records, dicts of named inputs, dataframes, duplicate keys among the keys
+//! it reads, V2 `data` before the input's `datatype`, BYTES and BOOL tensors, and every error. Keys it
+//! does not read (`params`, unknown keys, V2 `id`/`parameters`/`outputs`) are parsed into `Value`s as the
+//! value path parses them, so they are checked and bounded (serde_json's nesting limit) alike.
+
+use std::fmt;
+
+use homeml_flavor::{DType, Tensor, TensorData};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+use super::schema::{self, Data, Payload};
+use super::v2::{self, InputData, InputFields, InputList};
+use super::{InferInput, ModelInfo, ResponsePlan};
+
+/// The most list dimensions the direct decoder reads (deeper data takes the value path).
+pub const MAX_DIMS: usize = 8;
+
+/// Elements reserved up front at most (a guess from the body length; the buffer grows past it).
+const MAX_RESERVE: usize = 1 << 16;
+
+/// A typed element buffer: numbers are converted as they are read.
+enum Buf {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+impl Buf {
+    /// A buffer for `dtype` (`None` for the dtypes the direct decoder leaves to the value path).
+    fn new(dtype: DType, body_len: usize) -> Option<Buf> {
+        // Each number takes at least two bytes (a digit and a separator).
+        let cap = (body_len / 2).min(MAX_RESERVE);
+        Some(match dtype {
+            DType::F32 => Buf::F32(Vec::with_capacity(cap)),
+            DType::F64 => Buf::F64(Vec::with_capacity(cap)),
+            DType::I32 => Buf::I32(Vec::with_capacity(cap)),
+            DType::I64 => Buf::I64(Vec::with_capacity(cap)),
+            DType::Bool | DType::String => return None,
+        })
+    }
+
+    /// Appends `n` as `schema::convert_cells` converts a JSON number; false when it would refuse it.
+    #[inline]
+    fn push(&mut self, n: &Number) -> bool {
+        match self {
+            Buf::F32(v) => match schema::number_to_f64(n) {
+                Some(x) => {
+                    v.push(x as f32);
+                    true
+                }
+                None => false,
+            },
+            Buf::F64(v) => match schema::number_to_f64(n) {
+                Some(x) => {
+                    v.push(x);
+                    true
+                }
+                None => false,
+            },
+            Buf::I64(v) => match schema::number_to_i64(n) {
+                Ok(x) => {
+                    v.push(x);
+                    true
+                }
+                Err(_) => false,
+            },
+            Buf::I32(v) => match schema::number_to_i64(n)
+                .ok()
+                .and_then(|x| i32::try_from(x).ok())
+            {
+                Some(x) => {
+                    v.push(x);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn into_data(self) -> TensorData {
+        match self {
+            Buf::F32(v) => TensorData::F32(v),
+            Buf::F64(v) => TensorData::F64(v),
+            Buf::I32(v) => TensorData::I32(v),
+            Buf::I64(v) => TensorData::I64(v),
+        }
+    }
+}
+
+/// A nested list of numbers being read, with the shape rules of [`schema::flatten`]: the shape is the
+/// lengths along the first elements, every list at a depth has the first one's length, and every leaf
+/// sits at the same depth.
+struct Nest {
+    buf: Buf,
+    /// The length of the first list met at each depth.
+    dims: [Option<usize>; MAX_DIMS],
+    /// The number of dimensions, known from the first leaf (or the first empty list) met.
+    ndim: Option<usize>,
+}
+
+impl Nest {
+    fn new(buf: Buf) -> Nest {
+        Nest {
+            buf,
+            dims: [None; MAX_DIMS],
+            ndim: None,
+        }
+    }
+
+    /// The shape and the elements, once the value has been read.
+    fn finish(self) -> Option<(Vec<usize>, TensorData)> {
+        let ndim = self.ndim?;
+        let shape = self.dims[..ndim]
+            .iter()
+            .copied()
+            .collect::<Option<Vec<usize>>>()?;
+        Some((shape, self.buf.into_data()))
+    }
+}
+
+/// The marker error of "leave this request to the value path" (never shown to anyone).
+fn give_up<E: de::Error>() -> E {
+    E::custom("not a shape the direct decoder reads")
+}
+
+/// Reads one value at `depth` of a nested list.
+struct Level<'n> {
+    nest: &'n mut Nest,
+    depth: usize,
+}
+
+impl Level<'_> {
+    fn leaf<E: de::Error>(self, n: &Number) -> Result<(), E> {
+        let ndim = *self.nest.ndim.get_or_insert(self.depth);
+        if ndim != self.depth || !self.nest.buf.push(n) {
+            return Err(give_up());
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Level<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Level<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a list")
+    }
+
+    // serde_json's `Value` makes its numbers the same way from these three calls.
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.leaf(&Number::from(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.leaf(&Number::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        // `Value` turns a non-finite float into null (serde_json's parser never yields one).
+        match Number::from_f64(v) {
+            Some(n) => self.leaf(&n),
+            None => Err(give_up()),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let d = self.depth;
+        if d >= MAX_DIMS || self.nest.ndim.is_some_and(|n| d >= n) {
+            return Err(give_up());
+        }
+        let mut count = 0usize;
+        while seq
+            .next_element_seed(Level {
+                nest: &mut *self.nest,
+                depth: d + 1,
+            })?
+            .is_some()
+        {
+            count += 1;
+        }
+        if count == 0 && self.nest.ndim.is_none() {
+            self.nest.ndim = Some(d + 1);
+        }
+        match self.nest.dims[d] {
+            None => self.nest.dims[d] = Some(count),
+            Some(n) if n == count => {}
+            Some(_) => return Err(give_up()),
+        }
+        Ok(())
+    }
+}
+
+/// Reads a nested numeric list (or, for V2 `data`, a lone number) into a buffer of `dtype`.
+fn read_nested<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    dtype: DType,
+    body_len: usize,
+) -> Result<(Vec<usize>, TensorData), D::Error> {
+    let mut nest = Nest::new(Buf::new(dtype, body_len).ok_or_else(give_up)?);
+    Level {
+        nest: &mut nest,
+        depth: 0,
+    }
+    .deserialize(deserializer)?;
+    nest.finish().ok_or_else(give_up)
+}
+
+/// The element dtype the value path converts an unnamed list to for `model` (through the model's one
+/// input, or a named-column signature whose columns share one type), when the direct decoder reads it.
+fn unnamed_dtype(model: &ModelInfo) -> Option<DType> {
+    let dtype = match schema::column_signature(model) {
+        Some(cols) => {
+            let first = cols.first()?.ty.dtype()?;
+            if !cols.iter().all(|c| c.ty.dtype() == Some(first)) {
+                return None;
+            }
+            first
+        }
+        None => match model.inputs.as_slice() {
+            [spec] => spec.dtype,
+            _ => return None,
+        },
+    };
+    matches!(dtype, DType::F32 | DType::F64 | DType::I32 | DType::I64).then_some(dtype)
+}
+
+/// An unnamed tensor read directly, as the value path's `flatten` + `convert_cells` would give it.
+fn unnamed_payload(shape: Vec<usize>, data: TensorData) -> Option<Payload<'static>> {
+    let t = Tensor::new(shape, data).ok()?;
+    Some(Payload::Tensor(Data::typed(t)))
+}
+
+/// The top-level key of an MLflow JSON body.
+enum MlflowKey {
+    /// `inputs` or `instances` (the payload the direct decoder reads).
+    Tensor,
+    /// `dataframe_split` or `dataframe_records` (left to the value path).
+    Frame,
+    /// `params`.
+    Params,
+    /// Anything else (ignored by MLflow and by homeml).
+    Other,
+}
+
+struct MlflowKeyVisitor;
+
+impl Visitor<'_> for MlflowKeyVisitor {
+    type Value = MlflowKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<MlflowKey, E> {
+        Ok(match v {
+            "inputs" | "instances" => MlflowKey::Tensor,
+            "dataframe_split" | "dataframe_records" => MlflowKey::Frame,
+            "params" => MlflowKey::Params,
+            _ => MlflowKey::Other,
+        })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for MlflowKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MlflowKey, D::Error> {
+        deserializer.deserialize_str(MlflowKeyVisitor)
+    }
+}
+
+/// Reads an MLflow body `{"inputs" | "instances": [[...], ...], "params"?: {...}, ...}`.
+struct MlflowBody {
+    dtype: DType,
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for MlflowBody {
+    /// The shape and elements of the input field, and whether `params` was given.
+    type Value = ((Vec<usize>, TensorData), bool);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an MLflow request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut tensor = None;
+        let mut params = false;
+        while let Some(key) = map.next_key::<MlflowKey>()? {
+            match key {
+                MlflowKey::Tensor if tensor.is_none() => {
+                    tensor = Some(map.next_value_seed(NestedSeed {
+                        dtype: self.dtype,
+                        body_len: self.body_len,
+                    })?);
+                }
+                MlflowKey::Params if !params => {
+                    params = true;
+                    // The value path refuses a `params` that is not an object.
+                    if !map.next_value::<Value>()?.is_object() {
+                        return Err(give_up());
+                    }
+                }
+                MlflowKey::Other => {
+                    map.next_value::<Value>()?;
+                }
+                // A second input field, a repeated key, or a dataframe.
+                MlflowKey::Tensor | MlflowKey::Params | MlflowKey::Frame => return Err(give_up()),
+            }
+        }
+        Ok((tensor.ok_or_else(give_up)?, params))
+    }
+}
+
+/// A nested numeric list as a map value.
+struct NestedSeed {
+    dtype: DType,
+    body_len: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for NestedSeed {
+    type Value = (Vec<usize>, TensorData);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        read_nested(deserializer, self.dtype, self.body_len)
+    }
+}
+
+/// Runs `visitor` over the whole of `body` as serde_json's `from_slice` does (trailing bytes refused).
+fn parse<'de, V: Visitor<'de>>(body: &'de [u8], visitor: V) -> Option<V::Value> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = de.deserialize_any(visitor).ok()?;
+    de.end().ok()?;
+    Some(value)
+}
+
+/// MLflow `/invocations` JSON with `inputs` or `instances` as a regular numeric list, for a model whose
+/// unnamed input the direct decoder reads; `None` leaves the request to the value path.
+pub fn try_mlflow(body: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
+    let dtype = unnamed_dtype(model)?;
+    let ((shape, data), params) = parse(
+        body,
+        MlflowBody {
+            dtype,
+            body_len: body.len(),
+        },
+    )?;
+    // `inputs: 5` is refused by the value path; lists have at least one dimension.
+    if shape.is_empty() {
+        return None;
+    }
+    let payload = unnamed_payload(shape, data)?;
+    let plan = super::mlflow::plan(&payload, model);
+    let input = schema::assemble(payload, model).ok()?;
+    if params {
+        tracing::debug!(model = %model.name, "ignoring inference params: the model takes none");
+    }
+    Some((input, plan))
+}
+
+/// Reads a bare list, as the whole body.
+struct BareList {
+    dtype: DType,
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for BareList {
+    type Value = (Vec<usize>, TensorData);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let mut nest = Nest::new(Buf::new(self.dtype, self.body_len).ok_or_else(give_up)?);
+        Level {
+            nest: &mut nest,
+            depth: 0,
+        }
+        .visit_seq(seq)?;
+        nest.finish().ok_or_else(give_up)
+    }
+}
+
+/// `/predict` with a regular 2-D numeric list; `None` leaves the request to the value path.
+pub fn try_predict(body: &[u8], model: &ModelInfo) -> Option<InferInput> {
+    let dtype = unnamed_dtype(model)?;
+    let (shape, data) = parse(
+        body,
+        BareList {
+            dtype,
+            body_len: body.len(),
+        },
+    )?;
+    if shape.len() != 2 {
+        return None;
+    }
+    schema::assemble(unnamed_payload(shape, data)?, model).ok()
+}
+
+/// One V2 input read directly: its fields as values, and its `data` as typed elements.
+#[derive(Default)]
+struct V2Input {
+    name: Option<Value>,
+    shape: Option<Value>,
+    datatype: Option<Value>,
+    parameters: Option<Value>,
+    data: Option<TensorData>,
+}
+
+/// The keys of a V2 input object.
+enum V2InputKey {
+    Name,
+    Shape,
+    Datatype,
+    Parameters,
+    Data,
+    Other,
+}
+
+struct V2InputKeyVisitor;
+
+impl Visitor<'_> for V2InputKeyVisitor {
+    type Value = V2InputKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V2InputKey, E> {
+        Ok(match v {
+            "name" => V2InputKey::Name,
+            "shape" => V2InputKey::Shape,
+            "datatype" => V2InputKey::Datatype,
+            "parameters" => V2InputKey::Parameters,
+            "data" => V2InputKey::Data,
+            _ => V2InputKey::Other,
+        })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for V2InputKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<V2InputKey, D::Error> {
+        deserializer.deserialize_str(V2InputKeyVisitor)
+    }
+}
+
+/// Reads a field's value once; a repeated key gives up (the value path keeps the last one).
+fn once<'de, A: MapAccess<'de>>(map: &mut A, slot: &mut Option<Value>) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(give_up());
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+struct V2InputVisitor {
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for V2InputVisitor {
+    type Value = V2Input;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a V2 input object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V2Input, A::Error> {
+        let mut input = V2Input::default();
+        while let Some(key) = map.next_key::<V2InputKey>()? {
+            match key {
+                V2InputKey::Name => once(&mut map, &mut input.name)?,
+                V2InputKey::Shape => once(&mut map, &mut input.shape)?,
+                V2InputKey::Datatype => once(&mut map, &mut input.datatype)?,
+                V2InputKey::Parameters => once(&mut map, &mut input.parameters)?,
+                V2InputKey::Data => {
+                    // The elements' dtype comes from the datatype, which must come first.
+                    let dtype = input
+                        .datatype
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .and_then(v2::Datatype::parse)
+                        .map(v2::Datatype::dtype)
+                        .ok_or_else(give_up)?;
+                    if input.data.is_some() {
+                        return Err(give_up());
+                    }
+                    let (_, data) = map.next_value_seed(NestedSeed {
+                        dtype,
+                        body_len: self.body_len,
+                    })?;
+                    input.data = Some(data);
+                }
+                V2InputKey::Other => {
+                    map.next_value::<Value>()?;
+                }
+            }
+        }
+        Ok(input)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for V2InputVisitor {
+    type Value = V2Input;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<V2Input, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// The `inputs` list of a V2 request.
+struct V2Inputs {
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for V2Inputs {
+    type Value = Vec<V2Input>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of V2 inputs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<V2Input>, A::Error> {
+        let mut inputs = Vec::with_capacity(1);
+        while let Some(input) = seq.next_element_seed(V2InputVisitor {
+            body_len: self.body_len,
+        })? {
+            inputs.push(input);
+        }
+        Ok(inputs)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for V2Inputs {
+    type Value = Vec<V2Input>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<V2Input>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// The keys of a V2 request object.
+enum V2Key {
+    Id,
+    Parameters,
+    Inputs,
+    Outputs,
+    Other,
+}
+
+struct V2KeyVisitor;
+
+impl Visitor<'_> for V2KeyVisitor {
+    type Value = V2Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V2Key, E> {
+        Ok(match v {
+            "id" => V2Key::Id,
+            "parameters" => V2Key::Parameters,
+            "inputs" => V2Key::Inputs,
+            "outputs" => V2Key::Outputs,
+            _ => V2Key::Other,
+        })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for V2Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<V2Key, D::Error> {
+        deserializer.deserialize_str(V2KeyVisitor)
+    }
+}
+
+/// A V2 request read directly.
+#[derive(Default)]
+struct V2Request {
+    id: Option<Value>,
+    parameters: Option<Value>,
+    inputs: Option<Vec<V2Input>>,
+    outputs: Option<Value>,
+}
+
+struct V2RequestVisitor {
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for V2RequestVisitor {
+    type Value = V2Request;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a V2 inference request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V2Request, A::Error> {
+        let mut req = V2Request::default();
+        while let Some(key) = map.next_key::<V2Key>()? {
+            match key {
+                V2Key::Id => once(&mut map, &mut req.id)?,
+                V2Key::Parameters => once(&mut map, &mut req.parameters)?,
+                V2Key::Outputs => once(&mut map, &mut req.outputs)?,
+                V2Key::Inputs => {
+                    if req.inputs.is_some() {
+                        return Err(give_up());
+                    }
+                    req.inputs = Some(map.next_value_seed(V2Inputs {
+                        body_len: self.body_len,
+                    })?);
+                }
+                V2Key::Other => {
+                    map.next_value::<Value>()?;
+                }
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// A V2 `infer` request whose inputs are JSON numeric tensors (or binary tensors) that the direct
+/// decoder reads; `json` is the JSON part of the body and `binary` what follows it. `None` leaves the
+/// request to the value path.
+pub fn try_v2(json: &[u8], binary: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
+    let req = parse(
+        json,
+        V2RequestVisitor {
+            body_len: json.len(),
+        },
+    )?;
+    let mut inputs = req.inputs?;
+    let data: Vec<Option<TensorData>> = inputs.iter_mut().map(|i| i.data.take()).collect();
+    let fields = inputs
+        .iter()
+        .zip(data)
+        .map(|(i, data)| InputFields {
+            name: i.name.as_ref(),
+            shape: i.shape.as_ref(),
+            datatype: i.datatype.as_ref(),
+            parameters: i.parameters.as_ref(),
+            data: match data {
+                Some(d) => InputData::Decoded(d),
+                None => InputData::Absent,
+            },
+        })
+        .collect();
+    v2::decode_request(
+        req.id.as_ref(),
+        req.parameters.as_ref(),
+        Some(InputList::Fields(fields)),
+        req.outputs.as_ref(),
+        binary,
+        model,
+    )
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The direct decoder against the value path, over a corpus of hand-written and generated bodies:
+    //! every body must decode to the same result or the same error both ways, and the direct decoder must
+    //! answer only what the value path accepts, with an equal result.
+
+    use super::*;
+    use crate::error::ApiError;
+    use crate::protocol::{mlflow, predict};
+    use homeml_flavor::{ColSpec, ColumnType, IoSpec, Schema, Signature};
+    use http::HeaderMap;
+
+    fn model(inputs: Vec<IoSpec>, signature: Option<Schema>) -> ModelInfo {
+        ModelInfo {
+            name: "m".into(),
+            version: "1".into(),
+            platform: "onnx".into(),
+            inputs,
+            outputs: vec![
+                IoSpec::new("label", DType::I64, vec![-1]),
+                IoSpec::new("probabilities", DType::F32, vec![-1, 3]),
+            ],
+            signature: signature.map(|inputs| Signature {
+                inputs: Some(inputs),
+                outputs: None,
+                params: None,
+            }),
+        }
+    }
+
+    fn cols(names: &[&str], types: &[ColumnType]) -> Schema {
+        Schema::Columns(
+            names
+                .iter()
+                .zip(types)
+                .map(|(n, t)| ColSpec {
+                    name: Some(n.to_string()),
+                    ty: t.clone(),
+                    required: true,
+                })
+                .collect(),
+        )
+    }
+
+    /// Models covering each way the value path assembles an unnamed or V2 tensor.
+    fn models() -> Vec<ModelInfo> {
+        use ColumnType::{Double, Float, Long};
+        let x = |dtype, shape: Vec<i64>| vec![IoSpec::new("X", dtype, shape)];
+        vec![
+            // bench/compare's iris: tensor signature f32 [-1, 4].
+            model(
+                x(DType::F32, vec![-1, 4]),
+                Some(Schema::tensor(None, DType::F32, vec![-1, 4])),
+            ),
+            model(x(DType::F32, vec![-1, 4]), None),
+            model(x(DType::F64, vec![-1, -1]), None),
+            model(x(DType::I64, vec![-1]), None),
+            model(x(DType::I32, vec![-1, 2]), None),
+            model(x(DType::Bool, vec![-1, 2]), None),
+            model(x(DType::F32, vec![2, 2]), None),
+            // A tensor signature stricter than the model input.
+            model(
+                x(DType::F64, vec![-1, -1]),
+                Some(Schema::tensor(None, DType::F64, vec![-1, 2])),
+            ),
+            // Named-column signatures stacked into one input.
+            model(
+                x(DType::F32, vec![-1, 4]),
+                Some(cols(
+                    &["a", "b", "c", "d"],
+                    &[Double, Double, Double, Double],
+                )),
+            ),
+            model(
+                x(DType::F64, vec![-1, 2]),
+                Some(cols(&["a", "b"], &[Float, Float])),
+            ),
+            model(
+                x(DType::F32, vec![-1, 2]),
+                Some(cols(&["a", "b"], &[Long, Long])),
+            ),
+            model(
+                x(DType::F32, vec![-1, 2]),
+                Some(cols(&["a", "b"], &[Double, Long])),
+            ),
+            // One column feeding the input of its name.
+            model(x(DType::F32, vec![-1, 1]), Some(cols(&["X"], &[Double]))),
+            // Two inputs (V2 by name; unnamed lists are refused).
+            model(
+                vec![
+                    IoSpec::new("a", DType::I64, vec![-1]),
+                    IoSpec::new("b", DType::F64, vec![-1, 2]),
+                ],
+                None,
+            ),
+        ]
+    }
+
+    /// Compares two outcomes exactly: `Debug` tells -0.0 from 0.0 and shows every field and message.
+    fn same<T: fmt::Debug>(a: &Result<T, ApiError>, b: &Result<T, ApiError>) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    /// How many bodies the direct decoder answered, per protocol.
+    #[derive(Default, Debug)]
+    struct Hits {
+        mlflow: usize,
+        v2: usize,
+        predict: usize,
+    }
+
+    fn check_mlflow(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        let reference = mlflow::decode_json_value(body.as_bytes(), m);
+        if let Some(fast) = try_mlflow(body.as_bytes(), m) {
+            hits.mlflow += 1;
+            assert!(
+                same(&Ok(fast.clone()), &reference),
+                "direct {fast:?} but value path {reference:?} for {body} ({:?})",
+                m.inputs
+            );
+        }
+        let served = mlflow::decode(Some("application/json"), body.as_bytes(), m);
+        assert!(
+            same(&served, &reference),
+            "{served:?} != {reference:?} for {body}"
+        );
+    }
+
+    fn check_predict(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        let reference = predict::decode_value(body.as_bytes(), m);
+        if let Some(fast) = try_predict(body.as_bytes(), m) {
+            hits.predict += 1;
+            let fast = Ok((fast, ResponsePlan::Predict));
+            assert!(
+                same(&fast, &reference),
+                "direct {fast:?} but value path {reference:?} for {body}"
+            );
+        }
+        let served = predict::decode(None, body.as_bytes(), m);
+        assert!(
+            same(&served, &reference),
+            "{served:?} != {reference:?} for {body}"
+        );
+    }
+
+    fn check_v2(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        let reference = v2::decode_infer_value(body.as_bytes(), &[], m);
+        if let Some(fast) = try_v2(body.as_bytes(), &[], m) {
+            hits.v2 += 1;
+            assert!(
+                same(&Ok(fast.clone()), &reference),
+                "direct {fast:?} but value path {reference:?} for {body} ({:?})",
+                m.inputs
+            );
+        }
+        let served = v2::decode_infer(&HeaderMap::new(), body.as_bytes(), m);
+        assert!(
+            same(&served, &reference),
+            "{served:?} != {reference:?} for {body}"
+        );
+    }
+
+    /// Numbers and non-numbers as they can appear in a body, including the edges of every conversion.
+    const LEAVES: &[&str] = &[
+        "0",
+        "1",
+        "2",
+        "-1",
+        "-0",
+        "0.0",
+        "-0.0",
+        "5.1",
+        "3.5",
+        "1.4",
+        "0.2",
+        "6.7",
+        "-2.25",
+        "1e3",
+        "1E-5",
+        "2.5e+10",
+        "1.5",
+        "3.0",
+        "1e2",
+        "-7e0",
+        "255",
+        "256",
+        "-129",
+        "65535",
+        "2147483647",
+        "2147483648",
+        "-2147483648",
+        "-2147483649",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "100000000000000000000000000000",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "4.9e-324",
+        "1.7976931348623157e308",
+        "3.4028235e38",
+        "3.5e38",
+        "0.1",
+        "0.30000000000000004",
+        "123456789.123456789",
+        "16777217",
+        "9007199254740993",
+        "00",
+        "01",
+        "1.",
+        ".5",
+        "+1",
+        "-",
+        "1e",
+        "NaN",
+        "Infinity",
+        "null",
+        "true",
+        "false",
+        "\"NaN\"",
+        "\"Infinity\"",
+        "\"-Infinity\"",
+        "\"5.1\"",
+        "\"x\"",
+        "{}",
+        "[]",
+        "{\"a\": 1}",
+    ];
+
+    /// The hand-written MLflow corpus (also sent to `/predict` and as V2 `data`).
+    fn mlflow_corpus() -> Vec<String> {
+        let mut v: Vec<String> = [
+            r#"{"inputs": [[5.1, 3.5, 1.4, 0.2]]}"#,
+            r#"{"instances": [[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}"#,
+            "\n\t{ \"inputs\" :\r\n[ [ 5.1 ,3.5, 1.4 , 0.2 ] ] }\n ",
+            r#"{"inputs": [[5, 3, 1, 0]]}"#,
+            r#"{"inputs": [[-0, -0.0, 0, 0.0]]}"#,
+            r#"{"inputs": [[1e400, 1, 2, 3]]}"#,
+            r#"{"inputs": [[1e-400, 1, 2, 3]]}"#,
+            r#"{"inputs": [[100000000000000000000000000000, 1, 2, 3]]}"#,
+            r#"{"inputs": [[18446744073709551616, 9223372036854775808, -9223372036854775809, 3]]}"#,
+            r#"{"inputs": [[3.5e38, -3.5e38, 1.7976931348623157e308, 4.9e-324]]}"#,
+            r#"{"inputs": []}"#,
+            r#"{"inputs": [[]]}"#,
+            r#"{"inputs": [[], []]}"#,
+            r#"{"inputs": [[], [1]]}"#,
+            r#"{"inputs": [1, 2, 3, 4]}"#,
+            r#"{"inputs": [1, 2]}"#,
+            r#"{"inputs": [[1, 2]]}"#,
+            r#"{"inputs": [[1, 2], [3, 4]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4], [5, 6, 7]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4], 5]}"#,
+            r#"{"inputs": [1, [2, 3, 4, 5]]}"#,
+            r#"{"inputs": [[[1, 2, 3, 4]]]}"#,
+            r#"{"inputs": [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]}"#,
+            r#"{"inputs": [[[[[[[[[[1]]]]]]]]]]}"#,
+            r#"{"inputs": [[null, 1, 2, 3]]}"#,
+            r#"{"inputs": [["NaN", "Infinity", "-Infinity", 1]]}"#,
+            r#"{"inputs": [[true, false, 1, 0]]}"#,
+            r#"{"inputs": [["a", "b", "c", "d"]]}"#,
+            r#"{"inputs": [[1.5, 2.5, 3.5, 4.5]]}"#,
+            r#"{"inputs": [[2147483648, 1, 2, 3]]}"#,
+            r#"{"inputs": 3}"#,
+            r#"{"inputs": "x"}"#,
+            r#"{"inputs": null}"#,
+            r#"{"inputs": {"X": [[5.1, 3.5, 1.4, 0.2]]}}"#,
+            r#"{"inputs": {"a": [1], "b": [2], "c": [3], "d": [4]}}"#,
+            r#"{"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}"#,
+            r#"{"inputs": [{"a": 1}, [1, 2]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "inputs": [[5, 6, 7, 8]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "instances": [[5, 6, 7, 8]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "dataframe_split": {"data": [[1, 2, 3, 4]]}}"#,
+            r#"{"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": [[1, 2, 3, 4]]}}"#,
+            r#"{"dataframe_records": [{"a": 1, "b": 2, "c": 3, "d": 4}]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "params": {"a": 1}}"#,
+            r#"{"params": {}, "inputs": [[1, 2, 3, 4]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "params": 3}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "params": null}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "params": {}, "params": {}}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "foo": [1, {"b": "c"}], "foo": 2}"#,
+            r#"{"\u0069nputs": [[1, 2, 3, 4]]}"#,
+            r#"{"Inputs": [[1, 2, 3, 4]]}"#,
+            r#"{"foo": 1}"#,
+            r#"{}"#,
+            r#"[[1, 2, 3, 4]]"#,
+            r#"[[1, 2], [3, 4]]"#,
+            r#"[]"#,
+            r#"[{"a": 1, "b": 2, "c": 3, "d": 4}]"#,
+            r#"{"inputs": [[1, 2, 3, 4]]} x"#,
+            r#"{"inputs": [[1, 2, 3, 4]],}"#,
+            r#"{"inputs": [[1, 2, 3, 4,]]}"#,
+            r#"{"inputs": [[01, 2, 3, 4]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]]"#,
+            "\u{feff}{\"inputs\": [[1, 2, 3, 4]]}",
+            "not json",
+            "",
+            "5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Deep nesting: past serde_json's recursion limit, in the data and in an ignored key.
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        for n in [100, 126, 127, 128, 200] {
+            v.push(format!("{{\"inputs\": {}}}", deep(n)));
+            v.push(format!(
+                "{{\"inputs\": [[1, 2, 3, 4]], \"x\": {}}}",
+                deep(n)
+            ));
+            v.push(format!(
+                "{{\"inputs\": [[1, 2, 3, 4]], \"params\": {{\"x\": {}}}}}",
+                deep(n)
+            ));
+        }
+        // Every leaf in every position of one row.
+        for leaf in LEAVES {
+            v.push(format!("{{\"inputs\": [[{leaf}, 1, 2, 3]]}}"));
+            v.push(format!("{{\"inputs\": [[{leaf}, 1], [2, 3]]}}"));
+            v.push(format!("{{\"inputs\": [{leaf}]}}"));
+        }
+        v
+    }
+
+    /// A small deterministic generator (xorshift64*), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn chance(&mut self, percent: usize) -> bool {
+            self.below(100) < percent
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        fn ws(&mut self) -> &'static str {
+            match self.below(10) {
+                0 => " ",
+                1 => "\n  ",
+                2 => "\t",
+                _ => "",
+            }
+        }
+
+        /// A number, mostly plain ones; sometimes an edge case or a non-number.
+        fn leaf(&mut self) -> String {
+            match self.below(20) {
+                0..=2 => self.pick(LEAVES).to_string(),
+                3..=5 => format!("{}", self.below(2000) as i64 - 1000),
+                _ => {
+                    let int = self.below(100) as i64 - 20;
+                    let frac = self.below(1000);
+                    match self.below(4) {
+                        0 => format!("{int}.{frac}e{}", self.below(80) as i64 - 40),
+                        _ => format!("{int}.{frac}"),
+                    }
+                }
+            }
+        }
+
+        /// A nested list of `shape`, sometimes made ragged.
+        fn list(&mut self, shape: &[usize]) -> String {
+            let Some((&n, rest)) = shape.split_first() else {
+                return self.leaf();
+            };
+            let n = if self.chance(3) { n + 1 } else { n };
+            let n = if n > 0 && self.chance(3) { n - 1 } else { n };
+            if self.chance(2) {
+                return self.leaf();
+            }
+            let mut s = String::from("[");
+            for i in 0..n {
+                if i > 0 {
+                    s.push(',');
+                }
+                s.push_str(self.ws());
+                if self.chance(1) {
+                    s.push_str(&format!("[{}]", self.leaf()));
+                } else {
+                    s.push_str(&self.list(rest));
+                }
+            }
+            s.push_str(self.ws());
+            s.push(']');
+            s
+        }
+
+        fn shape(&mut self) -> Vec<usize> {
+            let rows = [0, 1, 1, 1, 2, 3, 64][self.below(7)];
+            match self.below(10) {
+                0 => vec![rows],
+                1 => vec![rows, 2, 2],
+                2..=4 => vec![rows, 2],
+                5 => vec![rows, 1 + self.below(5)],
+                _ => vec![rows, 4],
+            }
+        }
+
+        /// An object with `fields` in a random order, sometimes with a repeated or an extra key.
+        fn object(&mut self, mut fields: Vec<(String, String)>) -> String {
+            if self.chance(10) && !fields.is_empty() {
+                let i = self.below(fields.len());
+                let dup = fields[i].clone();
+                fields.push(dup);
+            }
+            if self.chance(10) {
+                fields.push(("extra".into(), "[1, {\"q\": null}]".into()));
+            }
+            for i in (1..fields.len()).rev() {
+                fields.swap(i, self.below(i + 1));
+            }
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}\"{k}\"{}:{}{v}", self.ws(), self.ws(), self.ws()))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+
+        fn mlflow_body(&mut self) -> String {
+            let shape = self.shape();
+            let field = match self.below(10) {
+                0 => "instances",
+                1 => "dataframe_split",
+                _ => "inputs",
+            };
+            let mut fields = vec![(field.to_string(), self.list(&shape))];
+            if self.chance(15) {
+                let params = ["{}", "{\"temperature\": 0.5}", "3", "null"];
+                fields.push(("params".into(), self.pick(&params).into()));
+            }
+            if self.chance(3) {
+                fields.push(("instances".into(), self.list(&shape)));
+            }
+            self.object(fields)
+        }
+
+        fn v2_body(&mut self) -> String {
+            let datatypes = [
+                "FP32", "FP32", "FP32", "FP64", "FP64", "INT64", "INT32", "INT8", "UINT8",
+                "UINT64", "FP16", "BOOL", "BYTES", "fp32",
+            ];
+            let shape = self.shape();
+            let mut inputs = Vec::new();
+            let names: &[&str] = if self.chance(20) { &["a", "b"] } else { &["X"] };
+            for name in names {
+                let mut declared = shape.clone();
+                if self.chance(5) {
+                    declared.push(1);
+                }
+                let declared: Vec<String> = declared.iter().map(|d| d.to_string()).collect();
+                let data = if self.chance(50) {
+                    let total = shape.iter().product::<usize>();
+                    self.list(&[total])
+                } else {
+                    self.list(&shape)
+                };
+                let mut fields = vec![
+                    ("name".to_string(), format!("\"{name}\"")),
+                    ("shape".to_string(), format!("[{}]", declared.join(","))),
+                    (
+                        "datatype".to_string(),
+                        format!("\"{}\"", self.pick(&datatypes)),
+                    ),
+                    ("data".to_string(), data),
+                ];
+                if self.chance(5) {
+                    fields.remove(self.below(fields.len()));
+                }
+                if self.chance(5) {
+                    fields.push(("parameters".into(), "{\"binary_data_size\": 4}".into()));
+                }
+                // Keep the usual key order (datatype before data) most of the time.
+                let input = if self.chance(80) {
+                    let body: Vec<String> = fields
+                        .iter()
+                        .map(|(k, v)| format!("\"{k}\":{}{v}", self.ws()))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                } else {
+                    self.object(fields)
+                };
+                inputs.push(input);
+            }
+            let mut fields = vec![("inputs".to_string(), format!("[{}]", inputs.join(",")))];
+            if self.chance(30) {
+                fields.push(("id".into(), self.pick(&["\"req-1\"", "null", "7"]).into()));
+            }
+            if self.chance(15) {
+                let params = [
+                    "{}",
+                    "{\"binary_data_output\": true}",
+                    "{\"binary_data_output\": 1}",
+                    "[]",
+                ];
+                fields.push(("parameters".into(), self.pick(&params).into()));
+            }
+            if self.chance(15) {
+                let outputs = [
+                    "[{\"name\": \"label\"}]",
+                    "[{\"name\": \"probabilities\", \"parameters\": {\"binary_data\": true}}]",
+                    "[{\"name\": \"nope\"}]",
+                    "{}",
+                ];
+                fields.push(("outputs".into(), self.pick(&outputs).into()));
+            }
+            self.object(fields)
+        }
+    }
+
+    #[test]
+    fn mlflow_and_predict_corpus_decode_alike() {
+        let mut hits = Hits::default();
+        let corpus = mlflow_corpus();
+        for m in models() {
+            for body in &corpus {
+                check_mlflow(body, &m, &mut hits);
+                check_predict(body, &m, &mut hits);
+                // The list alone, as a /predict body.
+                if let Some(list) = body
+                    .strip_prefix("{\"inputs\": ")
+                    .and_then(|b| b.strip_suffix('}'))
+                {
+                    check_predict(list, &m, &mut hits);
+                }
+            }
+        }
+        // The direct decoder must really answer the plain bodies, or this test proves nothing.
+        assert!(hits.mlflow > 200 && hits.predict > 50, "{hits:?}");
+    }
+
+    #[test]
+    fn v2_corpus_decodes_alike() {
+        let mut hits = Hits::default();
+        let datatypes = [
+            "FP32", "FP64", "INT64", "INT32", "UINT8", "INT8", "FP16", "BOOL",
+        ];
+        let mut bodies: Vec<String> = vec![
+            r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}"#.into(),
+            r#"{"id": "a", "inputs": [{"name": "X", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4]]}], "outputs": [{"name": "label"}]}"#.into(),
+            r#"{"inputs": [{"data": [1, 2], "name": "X", "shape": [1, 2], "datatype": "FP32"}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [], "datatype": "FP32", "data": 5}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [0], "datatype": "FP32", "data": []}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2], "data": [3, 4]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "name": "Y", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "parameters": {"binary_data_size": 8}, "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "inputs": []}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "id": 5}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "parameters": {"binary_data_output": true}}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "probabilities", "parameters": {"class_count": 2}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [-1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [[1], [2]]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [[1, 2], [3]]}]}"#.into(),
+            r#"{"inputs": [{"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]}, {"name": "b", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]}"#.into(),
+            r#"{"inputs": {"name": "X"}}"#.into(),
+            r#"{"inputs": [5]}"#.into(),
+            r#"{"inputs": []}"#.into(),
+            r#"{}"#.into(),
+            r#"[]"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]} 1"#.into(),
+        ];
+        for dt in datatypes {
+            for leaf in LEAVES {
+                bodies.push(format!(
+                    "{{\"inputs\": [{{\"name\": \"X\", \"shape\": [1, 2], \"datatype\": \"{dt}\", \"data\": [{leaf}, 1]}}]}}"
+                ));
+            }
+        }
+        for m in models() {
+            for body in &bodies {
+                check_v2(body, &m, &mut hits);
+            }
+        }
+        assert!(hits.v2 > 100, "{hits:?}");
+    }
+
+    #[test]
+    fn v2_binary_tensors_decode_alike() {
+        let iris = &models()[0];
+        let floats: Vec<u8> = [5.1f32, 3.5, 1.4, 0.2]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        for (head, extra) in [
+            (
+                r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]}"#,
+                0,
+            ),
+            (
+                r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}], "parameters": {"binary_data_output": true}}"#,
+                0,
+            ),
+            (
+                r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]}"#,
+                4,
+            ),
+            (
+                r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 20}}]}"#,
+                0,
+            ),
+            (
+                r#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}, "data": [1, 2, 3, 4]}]}"#,
+                0,
+            ),
+        ] {
+            let mut body = head.as_bytes().to_vec();
+            body.extend_from_slice(&floats);
+            body.extend(std::iter::repeat_n(0u8, extra));
+            let (json, binary) = body.split_at(head.len());
+            let reference = v2::decode_infer_value(json, binary, iris);
+            if let Some(fast) = try_v2(json, binary, iris) {
+                assert!(same(&Ok(fast), &reference), "{head}");
+            }
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                crate::protocol::binary::HEADER_LENGTH,
+                http::HeaderValue::from(head.len()),
+            );
+            let served = v2::decode_infer(&headers, &body, iris);
+            assert!(same(&served, &reference), "{served:?} != {reference:?}");
+        }
+        assert!(try_v2(
+            br#"{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}]}"#,
+            &floats,
+            iris
+        )
+        .is_some());
+    }
+
+    #[test]
+    fn generated_bodies_decode_alike() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let models = models();
+        let mut hits = Hits::default();
+        for _ in 0..1500 {
+            let mlflow_body = rng.mlflow_body();
+            let v2_body = rng.v2_body();
+            for m in &models {
+                check_mlflow(&mlflow_body, m, &mut hits);
+                check_v2(&v2_body, m, &mut hits);
+            }
+            let shape = rng.shape();
+            let list = rng.list(&shape);
+            for m in &models {
+                check_predict(&list, m, &mut hits);
+            }
+        }
+        assert!(
+            hits.mlflow > 1000 && hits.v2 > 400 && hits.predict > 500,
+            "{hits:?}"
+        );
+    }
+
+    #[test]
+    fn the_benchmark_bodies_take_the_direct_path() {
+        let iris = &models()[0];
+        let rows: Vec<String> = (0..64)
+            .map(|_| "[5.1, 3.5, 1.4, 0.2]".to_string())
+            .collect();
+        for n in [1, 64] {
+            let body = format!("{{\"inputs\": [{}]}}", rows[..n].join(","));
+            let (input, plan) = try_mlflow(body.as_bytes(), iris).expect("direct path");
+            assert_eq!(input.rows, n);
+            assert_eq!(input.tensors[0].shape(), &[n, 4]);
+            assert_eq!(
+                &input.tensors[0].data().clone(),
+                &TensorData::F32([5.1, 3.5, 1.4, 0.2].repeat(n))
+            );
+            assert_eq!(
+                plan,
+                ResponsePlan::Mlflow(crate::protocol::MlflowPlan {
+                    input_kind: crate::protocol::MlflowInputKind::Tensor
+                })
+            );
+            let flat: Vec<&str> = (0..n).map(|_| "5.1, 3.5, 1.4, 0.2").collect();
+            let v2_body = format!(
+                "{{\"id\": \"x\", \"inputs\": [{{\"name\": \"X\", \"shape\": [{n}, 4], \"datatype\": \"FP32\", \"data\": [{}]}}]}}",
+                flat.join(",")
+            );
+            let (input, _) = try_v2(v2_body.as_bytes(), &[], iris).expect("direct path");
+            assert_eq!(input.tensors[0].shape(), &[n, 4]);
+        }
+    }
+
+    #[test]
+    fn errors_are_left_to_the_value_path() {
+        let iris = &models()[0];
+        for body in [
+            r#"{"inputs": [[1, 2, 3]]}"#,
+            r#"{"inputs": [[1e400, 1, 2, 3]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}"#,
+            r#"{"inputs": [[1, 2, 3, 4], [1, 2]]}"#,
+        ] {
+            assert!(try_mlflow(body.as_bytes(), iris).is_none(), "{body}");
+        }
+        // And the value path's message is what the client gets.
+        let e = mlflow::decode(None, br#"{"inputs": [[1, 2, 3]]}"#, iris).unwrap_err();
+        assert!(e.to_string().contains("dimension 1 must be 4"), "{e}");
+    }
+}
