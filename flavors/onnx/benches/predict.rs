@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the ONNX flavor: predict per model at batch 1, 8, 64, 256, and each of
 //! homeml's ai.onnx.ml operators against tract's own where tract has one: `TreeEnsembleClassifier`
-//! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`), and `Softmax` over a
-//! few classes (`linear_op/mlp_clf`).
+//! (`tree_op`), `LinearClassifier` + `Normalizer` and `LinearRegressor` (`linear_op`), `Softmax` over a
+//! few classes (`linear_op/mlp_clf`), and the MLPs' dense layers (`dense_op`: `MatMul` + `Add` + `Relu`).
 //!
 //! With `HOMEML_BENCH_CPU_TIME=1` every figure is the benchmark thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`) instead of wall-clock time: on a shared, loaded machine time spent
@@ -67,6 +67,25 @@ fn linear_ops<M: Measurement>(c: &mut Criterion<M>) {
         for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
             let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
             for rows in [1, 64, 256] {
+                let input = batch(&dir, name, rows);
+                group.throughput(Throughput::Elements(rows as u64));
+                group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
+                    b.iter(|| model.predict(vec![input.clone()]).unwrap())
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+fn dense_ops<M: Measurement>(c: &mut Criterion<M>) {
+    let (_tmp, dir) = models_dir();
+    // The whole MLP with homeml's dense layers (and, for mlp_clf, row softmax) vs tract's own ops.
+    for name in ["mlp_clf", "mlp_reg"] {
+        let mut group = c.benchmark_group(format!("dense_op/{name}"));
+        for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
+            let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
+            for rows in BATCHES {
                 let input = batch(&dir, name, rows);
                 group.throughput(Throughput::Elements(rows as u64));
                 group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
@@ -145,6 +164,7 @@ fn run<M: Measurement>(mut c: Criterion<M>) {
     predict(&mut c);
     tree_ops(&mut c);
     linear_ops(&mut c);
+    dense_ops(&mut c);
     c.final_summary();
 }
 

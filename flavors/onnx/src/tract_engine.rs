@@ -140,6 +140,22 @@ impl TractModel {
     }
 }
 
+impl TractModel {
+    /// The optimized plan's nodes in evaluation order, each as `name: op` (for tests and diagnostics:
+    /// which operator implementation tract kept for each node).
+    pub fn plan_ops(&self) -> Vec<String> {
+        let model = self.plan.model();
+        self.plan
+            .order_without_consts()
+            .iter()
+            .map(|&id| {
+                let node = &model.nodes()[id];
+                format!("{}: {}", node.name, node.op().name())
+            })
+            .collect()
+    }
+}
+
 /// Converts `t` to the input's dtype and checks its rank and fixed dimensions.
 pub(crate) fn check_input(t: Tensor, spec: &IoSpec) -> Result<Tensor, FlavorError> {
     let t = if t.dtype() != spec.dtype {

@@ -5,10 +5,14 @@
 //! (and differ from ONNX Runtime: no PROBIT/SOFTMAX_ZERO, another binary layout, MAX by absolute value).
 //! homeml replaces them with pure-Rust implementations that follow ONNX Runtime: the tree ensembles are
 //! compiled into flat node arrays and walk one root-to-leaf path per tree ([`tree`]); `LinearClassifier`,
-//! `LinearRegressor`, `Normalizer` and `Scaler` each run as one pass over the rows ([`linear`]). One
-//! standard op is replaced too: `Softmax` over a short last axis ([`softmax`]), which tract runs slowly.
+//! `LinearRegressor`, `Normalizer` and `Scaler` each run as one pass over the rows ([`linear`]). Three
+//! standard ops are replaced too: `Softmax` over a short last axis ([`softmax`]), which tract runs slowly,
+//! `MatMul` by a small constant weight (a dense layer, [`dense`]), where tract's padded tiles dominate, and
+//! `ArgMax` over the last axis ([`dense_argmax`]), which tract reduces through per-row array views.
 
 mod attrs;
+pub mod dense;
+pub mod dense_argmax;
 pub mod linear;
 pub mod linear_op;
 pub mod softmax;
@@ -42,6 +46,11 @@ pub fn register(onnx: &mut Onnx) {
     onnx.op_register.insert("Normalizer", linear_op::normalizer);
     // Not ai.onnx.ml: the MLP classifiers' output softmax over a few classes (see [`softmax`]).
     onnx.op_register.insert("Softmax", softmax::softmax);
+    // Not ai.onnx.ml: small dense layers (`MatMul` by a constant weight, with the bias `Add` and `Relu`
+    // fused in; see [`dense`]).
+    onnx.op_register.insert("MatMul", dense::matmul);
+    // Not ai.onnx.ml: the MLP classifiers' label head, `ArgMax` over the last axis ([`dense_argmax`]).
+    onnx.op_register.insert("ArgMax", dense_argmax::arg_max);
 }
 
 /// tract's ONNX framework with the operators of `ops`.
