@@ -99,7 +99,10 @@ impl From<BatchError> for crate::error::ApiError {
     fn from(e: BatchError) -> crate::error::ApiError {
         use crate::error::ApiError;
         match e {
-            BatchError::Overloaded => ApiError::Overloaded { retry_after_s: 1 },
+            BatchError::Overloaded => ApiError::Overloaded {
+                reason: "the model's queue is full",
+                retry_after_s: 1,
+            },
             BatchError::Timeout => ApiError::Timeout(e.to_string()),
             BatchError::Closed => ApiError::NotReady(e.to_string()),
             BatchError::Model {

@@ -7,7 +7,8 @@
 //!
 //! [limits]
 //! max_body_bytes = 33554432
-//! max_connections = 1024
+//! max_inflight_body_bytes = 268435456   # all bodies being read at once; beyond: 429 (V2) / 503 (MLflow)
+//! max_connections = 1024           # further connections get 503 + Retry-After at once and are closed
 //! header_read_timeout_ms = 10000
 //! request_timeout_ms = 30000
 //!
@@ -18,6 +19,7 @@
 //! max_queue_delay_ms = 0           # 0: never wait when idle
 //! queue_capacity = 1024            # requests waiting; beyond it: 429 (V2) / 503 (MLflow)
 //! workers = 1                      # threads computing batches of this model
+//! inline_budget_us = 50            # batches estimated cheaper run on the runtime thread; 0: never
 //! engine = "tract"                 # optional, flavor-specific
 //! reload_interval_s = 30           # optional: re-resolve the URI and swap in new versions
 //! ```
@@ -26,6 +28,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::batcher::BatcherSettings;
 
 /// Errors reading a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +56,13 @@ pub enum ConfigError {
 pub struct Limits {
     /// Largest request body; larger ones get 413 without being read.
     pub max_body_bytes: usize,
-    /// Connections served at once; further ones wait in the listen backlog.
+    /// Request body bytes held in memory at once, over all requests (a request reserves its
+    /// Content-Length, or a chunked body what it has read, before reading it); a request that does not
+    /// fit gets the overload answer (429 on V2 and /predict, 503 on MLflow, with `Retry-After`) without
+    /// its body being read. At least `max_body_bytes`.
+    pub max_inflight_body_bytes: usize,
+    /// Connections served at once; a further connection is answered `503` with `Retry-After` at once,
+    /// without its request being read, and closed.
     pub max_connections: usize,
     /// Time a client has to send a request's headers (against slowloris); the connection is closed after.
     pub header_read_timeout: Duration,
@@ -66,6 +76,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_body_bytes: 32 * 1024 * 1024,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Some(Duration::from_secs(30)),
@@ -94,6 +105,9 @@ pub struct ModelConfig {
     pub engine: Option<String>,
     /// Re-resolve the URI this often and swap in a new version when it moved.
     pub reload_interval: Option<Duration>,
+    /// Batches estimated to take at most this long are computed on the async runtime instead of a
+    /// compute thread (see [`crate::batcher`]); zero always uses the compute threads.
+    pub inline_budget: Duration,
 }
 
 impl ModelConfig {
@@ -108,6 +122,7 @@ impl ModelConfig {
             workers: 1,
             engine: None,
             reload_interval: None,
+            inline_budget: BatcherSettings::default().inline_budget,
         }
     }
 
@@ -181,6 +196,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileLimits {
     max_body_bytes: Option<usize>,
+    max_inflight_body_bytes: Option<usize>,
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
@@ -198,6 +214,7 @@ struct FileModel {
     workers: Option<usize>,
     engine: Option<String>,
     reload_interval_s: Option<u64>,
+    inline_budget_us: Option<u64>,
 }
 
 impl ServerConfig {
@@ -216,6 +233,9 @@ impl ServerConfig {
         let l = &mut cfg.limits;
         if let Some(v) = file.limits.max_body_bytes {
             l.max_body_bytes = v;
+        }
+        if let Some(v) = file.limits.max_inflight_body_bytes {
+            l.max_inflight_body_bytes = v;
         }
         if let Some(v) = file.limits.max_connections {
             l.max_connections = v;
@@ -246,6 +266,9 @@ impl ServerConfig {
             }
             mc.engine = m.engine;
             mc.reload_interval = m.reload_interval_s.map(Duration::from_secs);
+            if let Some(v) = m.inline_budget_us {
+                mc.inline_budget = Duration::from_micros(v);
+            }
             cfg.models.push(mc);
         }
         cfg.validate()?;
@@ -267,6 +290,12 @@ impl ServerConfig {
             return Err(ConfigError::Invalid(
                 "max_connections must be at least 1".into(),
             ));
+        }
+        if self.limits.max_inflight_body_bytes < self.limits.max_body_bytes {
+            return Err(ConfigError::Invalid(format!(
+                "max_inflight_body_bytes ({}) must be at least max_body_bytes ({}): a body of the largest allowed size could never be read",
+                self.limits.max_inflight_body_bytes, self.limits.max_body_bytes
+            )));
         }
         if self.limits.header_read_timeout.is_zero() {
             return Err(ConfigError::Invalid(
@@ -293,6 +322,7 @@ mod tests {
             tracking_uri = "mlruns"
             [limits]
             max_body_bytes = 1000
+            max_inflight_body_bytes = 5000
             request_timeout_ms = 0
             [[models]]
             name = "iris"
@@ -300,6 +330,7 @@ mod tests {
             max_batch_rows = 64
             max_queue_delay_ms = 2
             reload_interval_s = 5
+            inline_budget_us = 0
             [[models]]
             uri = "/tmp/m"
             "#,
@@ -308,12 +339,16 @@ mod tests {
         assert_eq!(cfg.host, "0.0.0.0");
         assert_eq!(cfg.port, 9000);
         assert_eq!(cfg.limits.max_body_bytes, 1000);
+        assert_eq!(cfg.limits.max_inflight_body_bytes, 5000);
+        assert_eq!(cfg.limits.max_connections, 1024);
         assert_eq!(cfg.limits.request_timeout, None);
         assert_eq!(cfg.models.len(), 2);
         assert_eq!(cfg.models[0].name.as_deref(), Some("iris"));
         assert_eq!(cfg.models[0].max_queue_delay, Duration::from_millis(2));
         assert_eq!(cfg.models[0].reload_interval, Some(Duration::from_secs(5)));
+        assert_eq!(cfg.models[0].inline_budget, Duration::ZERO);
         assert_eq!(cfg.models[1].max_batch_rows, 256);
+        assert_eq!(cfg.models[1].inline_budget, Duration::from_micros(50));
         assert_eq!(cfg.models[1].name, None);
     }
 
@@ -332,5 +367,10 @@ mod tests {
             ServerConfig::from_toml_str("[[models]]\nuri = \"x\"\nworkers = 0\n").unwrap_err();
         assert!(err.to_string().contains("workers"), "{err}");
         assert!(ServerConfig::from_toml_str("[[models]]\nuri = \"x\"\nname = \"a/b\"\n").is_err());
+        let err = ServerConfig::from_toml_str(
+            "[limits]\nmax_body_bytes = 1000\nmax_inflight_body_bytes = 999\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_inflight_body_bytes"), "{err}");
     }
 }

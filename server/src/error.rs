@@ -71,9 +71,13 @@ pub enum ApiError {
     /// The model is not loaded (yet) or is unloading (503).
     #[error("{0}")]
     NotReady(String),
-    /// The model's queue is full: retry after that many seconds (429 on V2 and /predict, 503 on MLflow).
-    #[error("the model's queue is full; retry after {retry_after_s} s")]
+    /// The server cannot take this request now (the model's queue is full, or the request bodies in
+    /// flight use the whole body budget): retry after that many seconds (429 on V2 and /predict, 503 on
+    /// MLflow).
+    #[error("{reason}; retry after {retry_after_s} s")]
     Overloaded {
+        /// What is full, e.g. "the model's queue is full".
+        reason: &'static str,
         /// Seconds the client should wait, sent as `Retry-After`.
         retry_after_s: u64,
     },
@@ -131,7 +135,7 @@ impl ApiError {
             Protocol::V2 | Protocol::Predict => serde_json::json!({ "error": message }),
         };
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
-        if let ApiError::Overloaded { retry_after_s } = self {
+        if let ApiError::Overloaded { retry_after_s, .. } = self {
             headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_s)));
         }
         Encoded {
@@ -179,7 +183,14 @@ mod tests {
             (ApiError::PayloadTooLarge(10), 413, 413),
             (ApiError::UnsupportedMediaType("x".into()), 415, 415),
             (ApiError::NotReady("x".into()), 503, 503),
-            (ApiError::Overloaded { retry_after_s: 1 }, 503, 429),
+            (
+                ApiError::Overloaded {
+                    reason: "full",
+                    retry_after_s: 1,
+                },
+                503,
+                429,
+            ),
             (ApiError::Timeout("x".into()), 504, 504),
             (ApiError::Internal("x".into()), 500, 500),
         ];
@@ -214,11 +225,23 @@ mod tests {
     #[test]
     fn overloaded_sends_retry_after() {
         for p in [Protocol::Mlflow, Protocol::V2, Protocol::Predict] {
-            let enc = ApiError::Overloaded { retry_after_s: 2 }.to_encoded(p);
+            let enc = ApiError::Overloaded {
+                reason: "the model's queue is full",
+                retry_after_s: 2,
+            }
+            .to_encoded(p);
             assert_eq!(enc.headers.len(), 1);
             assert_eq!(enc.headers[0].0, header::RETRY_AFTER);
             assert_eq!(enc.headers[0].1, "2");
         }
+        let queue_full = ApiError::Overloaded {
+            reason: "the model's queue is full",
+            retry_after_s: 2,
+        };
+        assert_eq!(
+            body(&queue_full, Protocol::V2)["error"],
+            "the model's queue is full; retry after 2 s"
+        );
         assert!(ApiError::Timeout("t".into())
             .to_encoded(Protocol::V2)
             .headers

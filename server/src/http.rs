@@ -1,11 +1,14 @@
 //! The HTTP server: accepting connections, limits, and graceful shutdown.
 //!
 //! One hyper HTTP/1.1 connection per TCP stream, with keep-alive. Protection:
-//! - at most `max_connections` connections are served at once (a semaphore; further connections wait
-//!   in the listen backlog);
+//! - at most `max_connections` connections are served at once (a semaphore). The server keeps
+//!   accepting: a connection past the limit is answered `503 Service Unavailable` with `Retry-After: 1`,
+//!   `Connection: close` and a JSON body at once, without its request being read or a hyper connection
+//!   being started, and closed (counted in `homeml_connections_rejected_total`);
 //! - a client has `header_read_timeout` to send a request's headers, else the connection is closed
 //!   (slowloris);
-//! - bodies larger than `max_body_bytes` get 413 without being read (see the router).
+//! - bodies larger than `max_body_bytes` get 413 without being read, and the bodies being read at
+//!   once hold at most `max_inflight_body_bytes` (see the router).
 //!
 //! Graceful shutdown ([`ServerHandle::shutdown`], or a signal in the CLI) stops accepting, lets every
 //! request in flight finish (closing idle keep-alive connections), waits at most `shutdown_grace`, then
@@ -13,13 +16,15 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use homeml_flavor::FlavorRegistry;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
@@ -163,6 +168,59 @@ async fn wait_for_shutdown(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// How long the answer to a connection past `max_connections` may take to write before the connection
+/// is dropped (it fits an empty socket buffer, so this only matters for a peer that vanished).
+const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often at most the accept loop logs that it refuses connections.
+const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The whole answer to a connection past `max_connections`.
+fn over_limit_response(max: usize) -> Vec<u8> {
+    let body = serde_json::json!({
+        "error": format!(
+            "too many connections: this server serves at most {max} at once; retry later"
+        )
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Answers a connection past `max_connections` with `response` and closes it, without reading it.
+/// The answer nearly always fits the fresh socket's buffer in one non-blocking write; otherwise a task
+/// finishes the write within [`REJECT_WRITE_TIMEOUT`].
+fn reject(stream: TcpStream, response: &Arc<[u8]>) {
+    use std::io::Write as _;
+    // Write on the std socket (still non-blocking): the reactor has not seen the new socket's
+    // readiness yet, so tokio's `try_write` would refuse without trying.
+    let Ok(socket) = stream.into_std() else {
+        return;
+    };
+    let written = match (&socket).write(response) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(_) => return, // the peer is gone: drop
+    };
+    if written == response.len() {
+        return; // dropping closes; the kernel sends the answer, then FIN
+    }
+    let Ok(mut stream) = TcpStream::from_std(socket) else {
+        return;
+    };
+    let response = response.clone();
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(REJECT_WRITE_TIMEOUT, async {
+            stream.write_all(&response[written..]).await?;
+            stream.shutdown().await
+        })
+        .await;
+    });
+}
+
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -172,14 +230,11 @@ async fn accept_loop(
 ) {
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
     let slots = Arc::new(Semaphore::new(max as usize));
+    let over_limit: Arc<[u8]> = over_limit_response(max as usize).into();
+    // Refusals since the last log line, and when that was.
+    let mut refused_unlogged = 0u64;
+    let mut last_log: Option<Instant> = None;
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = wait_for_shutdown(&mut shutdown) => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -191,6 +246,25 @@ async fn accept_loop(
                 }
             },
             _ = wait_for_shutdown(&mut shutdown) => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            reject(stream, &over_limit);
+            state
+                .metrics
+                .connections_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            refused_unlogged += 1;
+            if last_log.is_none_or(|t| t.elapsed() >= REJECT_LOG_INTERVAL) {
+                tracing::warn!(
+                    max_connections = max,
+                    refused = refused_unlogged,
+                    peer = %peer,
+                    "connections past max_connections answered 503 (logged at most every 10 s)"
+                );
+                refused_unlogged = 0;
+                last_log = Some(Instant::now());
+            }
+            continue;
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(serve_connection(

@@ -215,7 +215,7 @@ impl Loader {
             max_queue_delay: slot.config.max_queue_delay,
             queue_capacity: slot.config.queue_capacity,
             workers: slot.config.workers,
-            ..BatcherSettings::default()
+            inline_budget: slot.config.inline_budget,
         };
         let batcher = Batcher::new(
             &slot.name,

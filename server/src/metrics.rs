@@ -13,13 +13,16 @@
 //! | `homeml_model_load_duration_seconds` | gauge | model (the last load) |
 //! | `homeml_model_loads_total` | counter | model, result (`ok`, `error`) |
 //! | `homeml_model_ready` | gauge | model |
+//! | `homeml_connections_rejected_total` | counter | (connections answered 503 past `max_connections`) |
+//! | `homeml_inflight_body_bytes` | gauge | (request body bytes reserved from the in-flight budget) |
+//! | `homeml_body_budget_rejected_total` | counter | (requests refused: their body did not fit the budget) |
 //!
 //! Requests that name no served model are counted under `model=""` so that clients cannot grow the
 //! label set.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -197,6 +200,13 @@ type RequestTable = HashMap<&'static str, HashMap<String, RequestStats>>;
 pub struct Metrics {
     models: Mutex<BTreeMap<String, Arc<ModelMetrics>>>,
     requests: RwLock<RequestTable>,
+    /// Connections answered 503 at once because `max_connections` were being served.
+    pub connections_rejected: AtomicU64,
+    /// Request body bytes reserved by requests being read or decoded: the use of the in-flight body
+    /// budget (`Limits::max_inflight_body_bytes`), which the router keeps in this very counter.
+    pub inflight_body_bytes: AtomicUsize,
+    /// Requests refused because their body did not fit the in-flight body budget.
+    pub body_budget_rejected: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -374,6 +384,31 @@ impl Metrics {
                 );
             }
         }
+        let server: [(&str, &str, &str, u64); 3] = [
+            (
+                "homeml_connections_rejected_total",
+                "counter",
+                "Connections answered 503 at once because max_connections were being served.",
+                self.connections_rejected.load(Ordering::Relaxed),
+            ),
+            (
+                "homeml_inflight_body_bytes",
+                "gauge",
+                "Request body bytes held by requests being read or decoded (the in-flight body budget in use).",
+                self.inflight_body_bytes.load(Ordering::Relaxed) as u64,
+            ),
+            (
+                "homeml_body_budget_rejected_total",
+                "counter",
+                "Requests refused because their body did not fit the in-flight body budget.",
+                self.body_budget_rejected.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, ty, help, v) in server {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {ty}");
+            let _ = writeln!(out, "{name} {v}");
+        }
         out
     }
 }
@@ -422,6 +457,21 @@ mod tests {
         );
         assert!(
             text.contains("homeml_model_ready{model=\"iris\"} 0"),
+            "{text}"
+        );
+        m.connections_rejected.fetch_add(2, Ordering::Relaxed);
+        m.inflight_body_bytes.fetch_add(100, Ordering::Relaxed);
+        let text = m.render();
+        assert!(
+            text.contains("\nhomeml_connections_rejected_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhomeml_inflight_body_bytes 100\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhomeml_body_budget_rejected_total 0\n"),
             "{text}"
         );
     }

@@ -16,7 +16,15 @@
 //! models, name one with the `x-model-name` header or use `/models/{m}/invocations` and
 //! `/models/{m}/predict`. Unknown paths answer 404; a known path with another method answers 405 with
 //! `Allow`. GET routes also answer HEAD.
+//!
+//! Request bodies are read whole, within two limits: one body is at most `max_body_bytes` (else 413,
+//! not read), and all the bodies being read or decoded at once hold at most `max_inflight_body_bytes`
+//! (a request reserves its `Content-Length` before reading, a chunked body reserves each chunk as it
+//! arrives; a request that does not fit gets the overload answer, 429 on V2 and /predict or 503 on
+//! MLflow with `Retry-After`, without the rest of its body being read). The reservation is given back
+//! when the body buffer is dropped, right after decoding.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -297,11 +305,11 @@ async fn dispatch(
         }
         Route::RepoIndex => {
             let (parts, body) = req.into_parts();
-            let body = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
-            let only_ready = if body.iter().all(u8::is_ascii_whitespace) {
+            let body = read_body(state, &parts.headers, body).await?;
+            let only_ready = if body.bytes.iter().all(u8::is_ascii_whitespace) {
                 false
             } else {
-                let v: serde_json::Value = serde_json::from_slice(&body)
+                let v: serde_json::Value = serde_json::from_slice(&body.bytes)
                     .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
                 v.get("ready")
                     .and_then(serde_json::Value::as_bool)
@@ -416,17 +424,18 @@ async fn infer(
 ) -> Result<Encoded, ApiError> {
     let served = served(&state.manager, name, version, model_label)?;
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
+    let body = read_body(state, &parts.headers, body).await?;
     let headers = &parts.headers;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let info = &served.info;
     let (input, plan) = match proto {
-        Protocol::Mlflow => protocol::mlflow::decode(content_type, &body, info)?,
-        Protocol::V2 => protocol::v2::decode_infer(headers, &body, info)?,
-        Protocol::Predict => protocol::predict::decode(content_type, &body, info)?,
+        Protocol::Mlflow => protocol::mlflow::decode(content_type, &body.bytes, info)?,
+        Protocol::V2 => protocol::v2::decode_infer(headers, &body.bytes, info)?,
+        Protocol::Predict => protocol::predict::decode(content_type, &body.bytes, info)?,
     };
+    // Gives the body's bytes back to the in-flight budget.
     drop(body);
     let deadline = state
         .limits
@@ -443,29 +452,129 @@ async fn infer(
     }
 }
 
-/// Reads a body of at most `limit` bytes: a larger declared `Content-Length` is refused before reading,
-/// and a body growing past the limit is refused as soon as it does.
-async fn read_body(
+/// Bytes reserved from the in-flight body budget (`Metrics::inflight_body_bytes`, at most
+/// `Limits::max_inflight_body_bytes`); given back when dropped.
+#[derive(Debug)]
+struct Reservation<'a> {
+    used: &'a AtomicUsize,
+    bytes: usize,
+}
+
+impl<'a> Reservation<'a> {
+    fn new(used: &'a AtomicUsize) -> Reservation<'a> {
+        Reservation { used, bytes: 0 }
+    }
+
+    /// Reserves `n` more bytes if the budget has room for them under `limit`; else reserves nothing
+    /// and returns false. One atomic add (and a subtract when refused); no lock. Two requests racing
+    /// for the last bytes may both be refused, never both admitted past the limit.
+    fn grow(&mut self, n: usize, limit: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let before = self.used.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) > limit {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes += n;
+        true
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.used.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A request body in memory, holding its share of the in-flight body budget until dropped.
+#[derive(Debug)]
+struct Body<'a> {
+    bytes: Bytes,
+    _reservation: Reservation<'a>,
+}
+
+/// The answer to a request whose body does not fit the in-flight body budget.
+fn body_budget_full(state: &AppState) -> ApiError {
+    state
+        .metrics
+        .body_budget_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    ApiError::Overloaded {
+        reason: "the request bodies being read fill the server's body budget",
+        retry_after_s: 1,
+    }
+}
+
+/// Reads a body of at most `max_body_bytes`, reserving its size from the in-flight body budget: a
+/// larger declared `Content-Length` is refused (413) before reading, a body growing past the limit as
+/// soon as it does; a body that does not fit the budget is refused (overloaded) before reading (with a
+/// `Content-Length`) or as soon as it outgrows the budget (chunked).
+async fn read_body<'a>(
+    state: &'a AppState,
     headers: &http::HeaderMap,
-    body: Incoming,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+    mut body: Incoming,
+) -> Result<Body<'a>, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    let budget = state.limits.max_inflight_body_bytes;
+    let mut reservation = Reservation::new(&state.metrics.inflight_body_bytes);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::PayloadTooLarge(limit))
+    let read_error = |e: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("cannot read the request body: {e}"))
+    };
+    let bytes = match declared {
+        Some(n) => {
+            if n > limit as u64 {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            // n <= limit, which is a usize.
+            if !reservation.grow(n as usize, budget) {
+                return Err(body_budget_full(state));
+            }
+            // hyper refuses a body longer than its Content-Length; the limit is a second guard.
+            match Limited::new(body, limit).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                    return Err(ApiError::PayloadTooLarge(limit));
+                }
+                Err(e) => return Err(read_error(&e)),
+            }
         }
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "cannot read the request body: {e}"
-        ))),
-    }
+        None => {
+            // Chunked (or no body at all): reserve each chunk as it arrives.
+            let mut chunks: Vec<Bytes> = Vec::new();
+            let mut total = 0usize;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| read_error(&e))?;
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                total = total.saturating_add(data.len());
+                if total > limit {
+                    return Err(ApiError::PayloadTooLarge(limit));
+                }
+                if !reservation.grow(data.len(), budget) {
+                    return Err(body_budget_full(state));
+                }
+                chunks.push(data);
+            }
+            match chunks.len() {
+                0 => Bytes::new(),
+                1 => chunks.swap_remove(0),
+                _ => Bytes::from(chunks.concat()),
+            }
+        }
+    };
+    Ok(Body {
+        bytes,
+        _reservation: reservation,
+    })
 }
 
 #[cfg(test)]
@@ -493,5 +602,28 @@ mod tests {
         assert_eq!(Route::RepoIndex.methods(), POST);
         assert_eq!(Route::Invocations(None).protocol(), Protocol::Mlflow);
         assert_eq!(Route::V2Ready.protocol(), Protocol::V2);
+    }
+
+    #[test]
+    fn reservations_stay_within_the_budget_and_are_given_back() {
+        let used = AtomicUsize::new(0);
+        let mut a = Reservation::new(&used);
+        assert!(a.grow(60, 100));
+        assert!(a.grow(0, 100));
+        let mut b = Reservation::new(&used);
+        assert!(!b.grow(41, 100), "60 + 41 is past the budget");
+        assert_eq!(
+            used.load(Ordering::Relaxed),
+            60,
+            "a refused grow reserves nothing"
+        );
+        assert!(b.grow(40, 100));
+        assert!(b.grow(0, 100));
+        assert!(!a.grow(1, 100));
+        drop(a);
+        assert_eq!(used.load(Ordering::Relaxed), 40);
+        assert!(b.grow(60, 100));
+        drop(b);
+        assert_eq!(used.load(Ordering::Relaxed), 0);
     }
 }

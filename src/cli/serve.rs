@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Compute threads per model [default: 1].
     #[arg(long, env = "HOMEML_WORKERS")]
     pub workers: Option<usize>,
+    /// Microseconds: batches estimated cheaper than this run on the async runtime thread instead of a
+    /// compute thread; 0: always the compute threads [default: 50].
+    #[arg(long, env = "HOMEML_INLINE_BUDGET_US")]
+    pub inline_budget_us: Option<u64>,
     /// Deadline of a prediction in milliseconds; 0 disables it [default: 30000].
     #[arg(long, env = "HOMEML_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
@@ -61,7 +65,11 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 33554432].
     #[arg(long, env = "HOMEML_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Connections served at once [default: 1024].
+    /// Request body bytes held in memory at once over all requests; a body that does not fit gets 429
+    /// (V2) / 503 (MLflow) with Retry-After, unread [default: 268435456].
+    #[arg(long, env = "HOMEML_MAX_INFLIGHT_BODY_BYTES")]
+    pub max_inflight_body_bytes: Option<usize>,
+    /// Connections served at once; further ones get 503 with Retry-After at once [default: 1024].
     #[arg(long, env = "HOMEML_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Print help.
@@ -99,6 +107,9 @@ impl ServeArgs {
         if let Some(v) = self.max_body_bytes {
             cfg.limits.max_body_bytes = v;
         }
+        if let Some(v) = self.max_inflight_body_bytes {
+            cfg.limits.max_inflight_body_bytes = v;
+        }
         if let Some(v) = self.max_connections {
             cfg.limits.max_connections = v;
         }
@@ -124,6 +135,9 @@ impl ServeArgs {
             }
             if let Some(v) = self.workers {
                 m.workers = v;
+            }
+            if let Some(v) = self.inline_budget_us {
+                m.inline_budget = Duration::from_micros(v);
             }
             if self.engine.is_some() {
                 m.engine = self.engine.clone();
@@ -196,6 +210,12 @@ mod tests {
             "32",
             "--request-timeout-ms",
             "0",
+            "--inline-budget-us",
+            "0",
+            "--max-inflight-body-bytes",
+            "67108864",
+            "--max-connections",
+            "8",
             "--name",
             "iris",
         ])
@@ -206,7 +226,45 @@ mod tests {
         assert_eq!(cfg.limits.request_timeout, None);
         assert_eq!(cfg.models.len(), 1);
         assert_eq!(cfg.models[0].max_batch_rows, 32);
+        assert_eq!(cfg.models[0].inline_budget, Duration::ZERO);
+        assert_eq!(cfg.limits.max_inflight_body_bytes, 64 << 20);
+        assert_eq!(cfg.limits.max_connections, 8);
         assert_eq!(cfg.models[0].name.as_deref(), Some("iris"));
+    }
+
+    #[test]
+    fn the_inline_budget_flag_overrides_every_model_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(
+            &path,
+            "[[models]]\nname = \"a\"\nuri = \"/tmp/a\"\ninline_budget_us = 200\n[[models]]\nname = \"b\"\nuri = \"/tmp/b\"\n",
+        )
+        .unwrap();
+        let from_file = Cli::try_parse_from(["serve", "--config", path.to_str().unwrap()])
+            .unwrap()
+            .serve
+            .to_config()
+            .unwrap();
+        assert_eq!(
+            from_file.models[0].inline_budget,
+            Duration::from_micros(200)
+        );
+        assert_eq!(from_file.models[1].inline_budget, Duration::from_micros(50));
+        let flagged = Cli::try_parse_from([
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--inline-budget-us",
+            "7",
+        ])
+        .unwrap()
+        .serve
+        .to_config()
+        .unwrap();
+        for m in &flagged.models {
+            assert_eq!(m.inline_budget, Duration::from_micros(7), "{:?}", m.name);
+        }
     }
 
     #[test]
