@@ -10,11 +10,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
+use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fd::AsFd;
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, CWD};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 
 use crate::error::{Result, TrackingError};
 
@@ -159,11 +160,78 @@ pub(crate) fn list_names(dir: &Path) -> Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
+/// Scratch state for reading many small store files on one thread: one file buffer and one
+/// folder-entry buffer reused for every file and folder (no allocation per file), and whether a
+/// short `read` ends a file (see [`short_read_is_eof`]).
+pub(crate) struct Reader {
+    buf: Vec<u8>,
+    dir_buf: Vec<MaybeUninit<u8>>,
+    short_read_is_eof: bool,
+}
+
+impl Reader {
+    /// A reader that reads every file until `read` returns 0 (right on every filesystem).
+    pub(crate) fn new() -> Reader {
+        Reader::with_short_read_eof(false)
+    }
+
+    /// A reader that, when `short_read_is_eof`, takes a `read` that returned less than it asked
+    /// for as the end of the file and skips the last `read` (the one returning 0) of each file.
+    pub(crate) fn with_short_read_eof(short_read_is_eof: bool) -> Reader {
+        Reader {
+            buf: Vec::with_capacity(8192),
+            dir_buf: Vec::new(),
+            short_read_is_eof,
+        }
+    }
+
+    /// Reads the open file `fd` whole into the reused buffer.
+    fn read_fd(&mut self, fd: &OwnedFd) -> std::io::Result<&[u8]> {
+        self.buf.clear();
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(self.buf.capacity().max(4096));
+            }
+            let asked = self.buf.capacity() - self.buf.len();
+            match rustix::io::read(fd, rustix::buffer::spare_capacity(&mut self.buf)) {
+                Ok(0) => break,
+                Ok(n) if n < asked && self.short_read_is_eof => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(&self.buf)
+    }
+}
+
+/// Filesystems whose regular-file `read` goes through the page cache and returns less than asked
+/// only at the end of the file (Linux `filemap_read`/`shmem_file_read_iter` loop until the buffer
+/// is full or the end is reached): ext2/3/4, xfs, btrfs, tmpfs, overlayfs, f2fs.
+const SHORT_READ_IS_EOF: [u64; 6] = [
+    0xEF53,      // ext2/3/4
+    0x5846_5342, // xfs
+    0x9123_683E, // btrfs
+    0x0102_1994, // tmpfs
+    0x794C_7630, // overlayfs
+    0xF2F5_2010, // f2fs
+];
+
+/// Whether a short `read` of a regular file under `dir` means its end: true on the local
+/// filesystems of [`SHORT_READ_IS_EOF`], false on any other (NFS, FUSE, ...) and when `statfs`
+/// fails, so readers there keep reading until `read` returns 0.
+pub(crate) fn short_read_is_eof(dir: &Path) -> bool {
+    rustix::fs::statfs(dir)
+        .ok()
+        .and_then(|st| u64::try_from(st.f_type).ok())
+        .is_some_and(|t| SHORT_READ_IS_EOF.contains(&t))
+}
+
 /// A folder held open: its files and sub-folders are opened relative to it (`openat`), so the
 /// kernel resolves one name per file instead of the whole path, which is most of the cost of
 /// opening the many tiny files of a run (params, tags, metrics).
 pub(crate) struct OpenDir {
-    dir: Dir,
+    fd: OwnedFd,
     path: PathBuf,
 }
 
@@ -178,30 +246,26 @@ impl OpenDir {
 
     /// Opens the folder at `path`; `Ok(None)` when it does not exist or is not a folder.
     pub(crate) fn open(path: &Path) -> Result<Option<OpenDir>> {
-        OpenDir::open_at(CWD, path, path)
+        OpenDir::open_at(CWD, path, || path.to_path_buf())
     }
 
+    /// Opens `name` relative to `base`; `path` (its full path) is only built when needed.
     fn open_at<P: rustix::path::Arg>(
         base: impl AsFd,
         name: P,
-        path: &Path,
+        path: impl FnOnce() -> PathBuf,
     ) -> Result<Option<OpenDir>> {
-        let fd = match rustix::fs::openat(base, name, OpenDir::DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => fd,
+        match rustix::fs::openat(base, name, OpenDir::DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(Some(OpenDir { fd, path: path() })),
             Err(e) => {
                 let e = std::io::Error::from(e);
-                return if is_missing(&e) {
+                if is_missing(&e) {
                     Ok(None)
                 } else {
-                    Err(TrackingError::io(path, e))
-                };
+                    Err(TrackingError::io(path(), e))
+                }
             }
-        };
-        let dir = Dir::new(fd).map_err(|e| TrackingError::io(path, e.into()))?;
-        Ok(Some(OpenDir {
-            dir,
-            path: path.to_path_buf(),
-        }))
+        }
     }
 
     /// The folder's path.
@@ -210,21 +274,16 @@ impl OpenDir {
     }
 
     /// Opens the sub-folder `name`; `Ok(None)` when it does not exist or is not a folder.
+    /// `name` may hold `/` (a folder further down).
     pub(crate) fn sub(&self, name: &str) -> Result<Option<OpenDir>> {
-        let fd = self.fd()?;
-        OpenDir::open_at(fd, name, &self.path.join(name))
+        OpenDir::open_at(&self.fd, name, || self.path.join(name))
     }
 
-    fn fd(&self) -> Result<rustix::fd::BorrowedFd<'_>> {
-        self.dir
-            .fd()
-            .map_err(|e| TrackingError::io(&self.path, e.into()))
-    }
-
-    /// Reads the file `name` as UTF-8 text; `Ok(None)` when it does not exist.
-    pub(crate) fn read_file(&self, name: &str) -> Result<Option<String>> {
+    /// Reads the file `name` (it may hold `/`: a file further down) as UTF-8 text into the
+    /// reader's buffer; `Ok(None)` when it does not exist.
+    pub(crate) fn read_text<'r>(&self, rd: &'r mut Reader, name: &str) -> Result<Option<&'r str>> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(self.fd()?, name, flags, Mode::empty()) {
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(e) => {
                 let e = std::io::Error::from(e);
@@ -235,9 +294,10 @@ impl OpenDir {
                 };
             }
         };
-        let bytes = read_all(&mut File::from(fd))
+        let bytes = rd
+            .read_fd(&fd)
             .map_err(|e| TrackingError::io(self.path.join(name), e))?;
-        String::from_utf8(bytes)
+        std::str::from_utf8(bytes)
             .map(Some)
             .map_err(|e| TrackingError::Corrupt {
                 kind: "text",
@@ -248,10 +308,22 @@ impl OpenDir {
 
     /// The names of the folder's entries (without `.` and `..`), each with whether it is a folder
     /// (symlinks followed), sorted. Names that are not UTF-8 are skipped, as [`list_names`] does.
-    pub(crate) fn names(&mut self) -> Result<Vec<(String, bool)>> {
-        let mut out = Vec::new();
-        while let Some(entry) = self.dir.read() {
-            let entry = entry.map_err(|e| TrackingError::io(&self.path, e.into()))?;
+    /// A folder removed while it is read has no more entries.
+    pub(crate) fn names(&self, rd: &mut Reader) -> Result<Vec<(String, bool)>> {
+        // 32 KiB: most folders of a store come back in one `getdents64`.
+        if rd.dir_buf.len() < 32 * 1024 {
+            rd.dir_buf.resize(32 * 1024, MaybeUninit::uninit());
+        }
+        let mut out = Vec::with_capacity(16);
+        let mut entries = RawDir::new(&self.fd, &mut rd.dir_buf);
+        while let Some(entry) = entries.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                // The folder was removed while held open (a run deleted meanwhile): it has no
+                // more entries, and the files of those already listed are gone too.
+                Err(rustix::io::Errno::NOENT) => break,
+                Err(e) => return Err(TrackingError::io(&self.path, e.into())),
+            };
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
                 continue;
@@ -262,7 +334,7 @@ impl OpenDir {
             let is_dir = match entry.file_type() {
                 FileType::Directory => true,
                 FileType::Symlink | FileType::Unknown => {
-                    rustix::fs::statat(self.fd()?, name, AtFlags::empty())
+                    rustix::fs::statat(&self.fd, name, AtFlags::empty())
                         .map(|st| FileType::from_raw_mode(st.st_mode).is_dir())
                         .unwrap_or(false)
                 }
@@ -278,76 +350,62 @@ impl OpenDir {
 /// Reads every file under `dir` as a key/value map: a file is a key, a sub-folder a key prefix
 /// (`a/b`), as MLflow stores params and tags. Temporary files are skipped.
 pub(crate) fn read_kv_dir(dir: &Path) -> Result<std::collections::BTreeMap<String, String>> {
-    read_kv(OpenDir::open(dir)?)
+    read_kv(&mut Reader::new(), OpenDir::open(dir)?)
 }
 
 /// [`read_kv_dir`] on a folder already open (`None`: a missing folder, no keys).
-pub(crate) fn read_kv(dir: Option<OpenDir>) -> Result<std::collections::BTreeMap<String, String>> {
+pub(crate) fn read_kv(
+    rd: &mut Reader,
+    dir: Option<OpenDir>,
+) -> Result<std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
-    if let Some(mut d) = dir {
-        read_kv_into(&mut d, "", &mut out)?;
-    }
+    for_each_file_rec(rd, dir, |key, text, _| {
+        out.insert(key, text.to_owned());
+        Ok(())
+    })?;
     Ok(out)
-}
-
-fn read_kv_into(
-    dir: &mut OpenDir,
-    prefix: &str,
-    out: &mut std::collections::BTreeMap<String, String>,
-) -> Result<()> {
-    for (name, is_dir) in dir.names()? {
-        if name.starts_with(".homeml-tmp-") {
-            continue;
-        }
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if is_dir {
-            if let Some(mut sub) = dir.sub(&name)? {
-                read_kv_into(&mut sub, &key, out)?;
-            }
-        } else if let Some(v) = dir.read_file(&name)? {
-            out.insert(key, v);
-        }
-    }
-    Ok(())
 }
 
 /// Calls `f(key, text, folder)` for every file under `dir` (slash-separated keys for sub-folders,
 /// sorted within each folder; `folder` is the file's folder); temporary files are skipped.
 /// `None` (a missing folder) has no files.
 pub(crate) fn for_each_file_rec(
+    rd: &mut Reader,
     dir: Option<OpenDir>,
-    mut f: impl FnMut(&str, &str, &Path) -> Result<()>,
+    mut f: impl FnMut(String, &str, &Path) -> Result<()>,
 ) -> Result<()> {
-    if let Some(mut d) = dir {
-        for_each_file_into(&mut d, "", &mut f)?;
+    if let Some(d) = dir {
+        for_each_file_into(rd, &d, "", &mut f)?;
     }
     Ok(())
 }
 
 fn for_each_file_into(
-    dir: &mut OpenDir,
+    rd: &mut Reader,
+    dir: &OpenDir,
     prefix: &str,
-    f: &mut impl FnMut(&str, &str, &Path) -> Result<()>,
+    f: &mut impl FnMut(String, &str, &Path) -> Result<()>,
 ) -> Result<()> {
-    for (name, is_dir) in dir.names()? {
+    for (name, is_dir) in dir.names(rd)? {
         if name.starts_with(".homeml-tmp-") {
             continue;
         }
-        let key = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
         if is_dir {
-            if let Some(mut sub) = dir.sub(&name)? {
-                for_each_file_into(&mut sub, &key, f)?;
+            if let Some(sub) = dir.sub(&name)? {
+                let key = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                for_each_file_into(rd, &sub, &key, f)?;
             }
-        } else if let Some(text) = dir.read_file(&name)? {
-            f(&key, &text, dir.path())?;
+        } else if let Some(text) = dir.read_text(rd, &name)? {
+            let key = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            f(key, text, dir.path())?;
         }
     }
     Ok(())
@@ -418,6 +476,62 @@ mod tests {
         atomic_write(&tmp, &p, b"two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn readers_read_whole_files_of_every_size() {
+        let d = tempfile::tempdir().unwrap();
+        let sizes = [
+            0usize, 1, 100, 4095, 4096, 4097, 8191, 8192, 8193, 100_000, 1_000_003,
+        ];
+        for n in sizes {
+            let text: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            std::fs::write(d.path().join(format!("f{n}")), &text).unwrap();
+        }
+        let dir = OpenDir::open(d.path()).unwrap().unwrap();
+        // One reader per mode, reused across files of growing and shrinking sizes.
+        for short in [false, true] {
+            let mut rd = Reader::with_short_read_eof(short);
+            for n in sizes.iter().chain(sizes.iter().rev()) {
+                let want = std::fs::read_to_string(d.path().join(format!("f{n}"))).unwrap();
+                let got = dir.read_text(&mut rd, &format!("f{n}")).unwrap().unwrap();
+                assert_eq!(got.len(), *n, "short {short}");
+                assert_eq!(got, want);
+            }
+            assert!(dir.read_text(&mut rd, "missing").unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn short_reads_end_files_only_on_known_local_filesystems() {
+        // /proc is not one of them; the temporary folder's filesystem is what `statfs` says.
+        assert!(!short_read_is_eof(Path::new("/proc/self")));
+        assert!(!short_read_is_eof(Path::new("/no/such/folder")));
+        let d = tempfile::tempdir().unwrap();
+        let st = rustix::fs::statfs(d.path()).unwrap();
+        let local = u64::try_from(st.f_type).is_ok_and(|t| SHORT_READ_IS_EOF.contains(&t));
+        assert_eq!(short_read_is_eof(d.path()), local);
+    }
+
+    #[test]
+    fn names_of_a_large_folder_span_several_getdents() {
+        let d = tempfile::tempdir().unwrap();
+        // ~3000 entries of ~40 bytes each: more than one 32 KiB buffer.
+        let mut want = Vec::new();
+        for i in 0..3000 {
+            let name = format!("entry-with-a-longish-name-{i:05}");
+            if i % 10 == 0 {
+                fs::create_dir(d.path().join(&name)).unwrap();
+            } else {
+                fs::write(d.path().join(&name), "x").unwrap();
+            }
+            want.push((name, i % 10 == 0));
+        }
+        want.sort();
+        let dir = OpenDir::open(d.path()).unwrap().unwrap();
+        let mut rd = Reader::new();
+        assert_eq!(dir.names(&mut rd).unwrap(), want);
+        assert_eq!(list_names(d.path()).unwrap(), want);
     }
 
     #[test]

@@ -134,13 +134,13 @@ pub(crate) fn latest_in(
 /// The latest value of every metric file under an open metrics folder (`None`: a missing folder,
 /// no metrics).
 pub(crate) fn latest_metrics_in(
+    rd: &mut fsx::Reader,
     dir: Option<fsx::OpenDir>,
 ) -> Result<BTreeMap<String, MetricValue>> {
     let mut out = BTreeMap::new();
-    fsx::for_each_file_rec(dir, |key, text, folder| {
-        let name = key.rsplit('/').next().unwrap_or(key);
-        if let Some(v) = latest_in(text, || folder.join(name))? {
-            out.insert(key.to_string(), v);
+    fsx::for_each_file_rec(rd, dir, |key, text, folder| {
+        if let Some(v) = latest_in(text, || folder.join(key.rsplit('/').next().unwrap_or(&key)))? {
+            out.insert(key, v);
         }
         Ok(())
     })?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -62,6 +62,16 @@ pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
         deleted_time: m.int("deleted_time"),
         run_id,
     })
+}
+
+/// The run folders a listing reads.
+struct RunFolders {
+    /// The experiment folders, held open.
+    exps: Vec<fsx::OpenDir>,
+    /// The run folders as (index into `exps`, folder name).
+    runs: Vec<(usize, String)>,
+    /// Whether every experiment folder is on a filesystem where a short read ends a file.
+    short_read_is_eof: bool,
 }
 
 impl Store {
@@ -214,35 +224,46 @@ impl Store {
     }
 
     pub(crate) fn read_run_dir(&self, dir: &Path) -> Result<Run> {
-        self.read_run_dir_in(dir, ViewType::All)?
-            .ok_or_else(|| TrackingError::not_found("run", dir.display().to_string()))
+        let not_found = || TrackingError::not_found("run", dir.display().to_string());
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(not_found());
+        };
+        let exp = fsx::OpenDir::open(parent)?.ok_or_else(not_found)?;
+        self.read_run_dir_in(&mut fsx::Reader::new(), &exp, name, ViewType::All)?
+            .ok_or_else(not_found)
     }
 
-    /// Reads a run folder when its lifecycle stage is in `view`; the params, metrics and tags of a
-    /// run outside the view are not read.
-    fn read_run_dir_in(&self, dir: &Path, view: ViewType) -> Result<Option<Run>> {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // Every file of the run is opened relative to the open run folder.
+    /// Reads the run folder `name` of the open experiment folder `exp` when its lifecycle stage
+    /// is in `view`; the params, metrics and tags of a run outside the view are not read.
+    ///
+    /// Every file and folder of the run is opened relative to the open experiment folder
+    /// (`<name>/meta.yaml`, `<name>/params`, ...): the kernel resolves two short names and the
+    /// run folder itself is never opened.
+    fn read_run_dir_in(
+        &self,
+        rd: &mut fsx::Reader,
+        exp: &fsx::OpenDir,
+        name: &str,
+        view: ViewType,
+    ) -> Result<Option<Run>> {
+        let at = |file: &str| format!("{name}/{file}");
+        let dir = exp.path().join(name);
         let meta_path = || dir.join(META);
-        let run = fsx::OpenDir::open(dir)?
-            .ok_or_else(|| TrackingError::not_found_at("run", &name, meta_path()))?;
-        let text = run
-            .read_file(META)?
-            .ok_or_else(|| TrackingError::not_found_at("run", &name, meta_path()))?;
-        let m = Meta::parse(&text, "run", &meta_path())?;
-        let info = run_info_from_meta(&m, dir)?;
+        let text = exp
+            .read_text(rd, &at(META))?
+            .ok_or_else(|| TrackingError::not_found_at("run", name, meta_path()))?;
+        let m = Meta::parse(text, "run", &meta_path())?;
+        let info = run_info_from_meta(&m, &dir)?;
         if !view.admits(info.lifecycle_stage) {
             return Ok(None);
         }
-        let metrics = crate::metrics::latest_metrics_in(run.sub("metrics")?)?;
-        let params = fsx::read_kv(run.sub("params")?)?;
-        let tags = fsx::read_kv(run.sub("tags")?)?;
-        let model_outputs = match run.sub("outputs")? {
-            Some(mut outputs) => outputs
-                .names()?
+        let metrics = crate::metrics::latest_metrics_in(rd, exp.sub(&at("metrics"))?)?;
+        let params = fsx::read_kv(rd, exp.sub(&at("params"))?)?;
+        let tags = fsx::read_kv(rd, exp.sub(&at("tags"))?)?;
+        let model_outputs = match exp.sub(&at("outputs"))? {
+            Some(outputs) => outputs
+                .names(rd)?
                 .into_iter()
                 .filter(|(n, is_dir)| *is_dir && !n.starts_with('.'))
                 .map(|(n, _)| n)
@@ -272,26 +293,21 @@ impl Store {
     }
 
     /// The runs of some experiments in a view, newest first. Runs are read on all cores.
+    ///
+    /// An error reading a run folder fails the whole listing with the error of the first failing
+    /// folder in folder order (the same error on one thread or many); a folder without
+    /// `meta.yaml` (a run being created or removed at this moment) is skipped with a warning.
     pub fn search_runs_view<S: AsRef<str>>(
         &self,
         experiment_ids: &[S],
         view: ViewType,
     ) -> Result<Vec<Run>> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        for id in experiment_ids {
-            let exp_dir = self.experiment_dir(id.as_ref())?;
-            for (name, is_dir) in fsx::list_names(&exp_dir)? {
-                if is_dir && !name.starts_with('.') && !EXPERIMENT_RESERVED.contains(&name.as_str())
-                {
-                    dirs.push(exp_dir.join(name));
-                }
-            }
-        }
+        let folders = self.run_folders(experiment_ids)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
-        let mut runs = self.read_run_dirs(&dirs, view, threads)?;
+        let mut runs = self.read_run_dirs(&folders, view, threads)?;
         runs.sort_by(|a, b| {
             b.info
                 .start_time
@@ -301,57 +317,110 @@ impl Store {
         Ok(runs)
     }
 
+    /// The run folders of some experiments, in folder-name order within each experiment.
+    fn run_folders<S: AsRef<str>>(&self, experiment_ids: &[S]) -> Result<RunFolders> {
+        let mut f = RunFolders {
+            exps: Vec::new(),
+            runs: Vec::new(),
+            short_read_is_eof: true,
+        };
+        for id in experiment_ids {
+            let exp_dir = self.experiment_dir(id.as_ref())?;
+            let Some(exp) = fsx::OpenDir::open(&exp_dir)? else {
+                continue;
+            };
+            f.short_read_is_eof &= fsx::short_read_is_eof(&exp_dir);
+            for (name, is_dir) in fsx::list_names(&exp_dir)? {
+                if is_dir && !name.starts_with('.') && !EXPERIMENT_RESERVED.contains(&name.as_str())
+                {
+                    f.runs.push((f.exps.len(), name));
+                }
+            }
+            f.exps.push(exp);
+        }
+        Ok(f)
+    }
+
     /// Reads run folders on up to `threads` threads; each thread takes the next block of folders
-    /// from a shared counter, so a slow thread (a busy core) does not hold the others back.
-    fn read_run_dirs(&self, dirs: &[PathBuf], view: ViewType, threads: usize) -> Result<Vec<Run>> {
+    /// from a shared counter, so a slow thread (a busy core) does not hold the others back. The
+    /// runs come back in folder order, and an error is the one of the first failing folder in
+    /// folder order: once a folder fails, no block after it is started, and every block before
+    /// it is read to its end.
+    fn read_run_dirs(
+        &self,
+        folders: &RunFolders,
+        view: ViewType,
+        threads: usize,
+    ) -> Result<Vec<Run>> {
+        let (exps, dirs) = (&folders.exps, &folders.runs);
         const BLOCK: usize = 32;
         let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let worker = || -> Result<Vec<Run>> {
+        // The index of the first failing folder found so far (usize::MAX: none).
+        let first_failed = AtomicUsize::new(usize::MAX);
+        type Part = (Vec<(usize, Run)>, Option<(usize, TrackingError)>);
+        let worker = || -> Part {
+            let mut rd = fsx::Reader::with_short_read_eof(folders.short_read_is_eof);
             let mut out = Vec::new();
             loop {
                 let start = next.fetch_add(BLOCK, Ordering::Relaxed);
-                if start >= dirs.len() || failed.load(Ordering::Relaxed) {
-                    return Ok(out);
+                if start >= dirs.len() || start > first_failed.load(Ordering::Relaxed) {
+                    return (out, None);
                 }
-                for dir in &dirs[start..(start + BLOCK).min(dirs.len())] {
-                    match self.read_run_dir_in(dir, view) {
-                        Ok(Some(r)) => out.push(r),
+                let end = (start + BLOCK).min(dirs.len());
+                for (i, (exp, name)) in dirs[start..end].iter().enumerate() {
+                    let i = start + i;
+                    let exp = &exps[*exp];
+                    match self.read_run_dir_in(&mut rd, exp, name, view) {
+                        Ok(Some(r)) => out.push((i, r)),
                         Ok(None) => {}
                         // A folder without meta.yaml is not a run (MLflow warns and skips it too).
                         Err(TrackingError::NotFound { .. }) => {
+                            let dir = exp.path().join(name);
                             tracing::warn!(dir = %dir.display(), "skipping a folder without meta.yaml")
                         }
                         Err(e) => {
-                            failed.store(true, Ordering::Relaxed);
-                            return Err(e);
+                            first_failed.fetch_min(i, Ordering::Relaxed);
+                            return (out, Some((i, e)));
                         }
                     }
                 }
             }
         };
-        if threads <= 1 || dirs.len() <= BLOCK {
-            return worker();
-        }
-        let parts: Vec<Result<Vec<Run>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(TrackingError::InvalidValue {
-                            what: "run listing",
-                            reason: "a reader thread panicked".into(),
+        let parts: Vec<Part> = if threads <= 1 || dirs.len() <= BLOCK {
+            vec![worker()]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            let e = TrackingError::InvalidValue {
+                                what: "run listing",
+                                reason: "a reader thread panicked".into(),
+                            };
+                            (Vec::new(), Some((0, e)))
                         })
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            })
+        };
         let mut all = Vec::with_capacity(dirs.len());
-        for p in parts {
-            all.extend(p?);
+        let mut first_err: Option<(usize, TrackingError)> = None;
+        for (runs, err) in parts {
+            all.extend(runs);
+            if let Some((i, e)) = err {
+                if first_err.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first_err = Some((i, e));
+                }
+            }
         }
-        Ok(all)
+        if let Some((_, e)) = first_err {
+            return Err(e);
+        }
+        // Each thread's runs are in folder order; put the threads' blocks back in order.
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, r)| r).collect())
     }
 
     /// The run folder, after checking the run is active (MLflow refuses writes to deleted runs).
@@ -550,5 +619,123 @@ impl Store {
                 TrackingError::io(&path, e)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with `n` finished runs (3 params, 2 metrics, a tag each) in one experiment.
+    fn store_with_runs(n: usize) -> (tempfile::TempDir, Store, String) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path().join("mlruns").to_str().unwrap()).unwrap();
+        let exp = s.create_experiment("listing").unwrap();
+        for i in 0..n {
+            let run = s.start_run(&exp, RunOptions::default()).unwrap();
+            let params = BTreeMap::from([
+                ("lr".to_string(), "0.1".to_string()),
+                ("seed".to_string(), i.to_string()),
+                ("nested/key".to_string(), format!("v{i}")),
+            ]);
+            let tags = BTreeMap::from([("group".to_string(), (i % 7).to_string())]);
+            let metrics = vec![
+                crate::Metric::new("loss", 1.0 / (i as f64 + 1.0), 0),
+                crate::Metric::new("loss", 0.5 / (i as f64 + 1.0), 1),
+                crate::Metric::new("acc", 0.9, 0),
+            ];
+            s.log_batch(run.id(), &metrics, &params, &tags).unwrap();
+            s.end_run(run.id(), RunStatus::Finished).unwrap();
+        }
+        (d, s, exp)
+    }
+
+    fn listing(s: &Store, exp: &str, threads: usize, short_read_is_eof: bool) -> Result<Vec<Run>> {
+        let mut folders = s.run_folders(&[exp]).unwrap();
+        folders.short_read_is_eof = short_read_is_eof;
+        s.read_run_dirs(&folders, ViewType::ActiveOnly, threads)
+    }
+
+    fn summary(runs: &[Run]) -> Vec<String> {
+        runs.iter()
+            .map(|r| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    r.info.run_id, r.data.params, r.data.metrics, r.data.tags, r.info
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_thread_count_lists_the_same_runs_in_folder_order() {
+        let (_d, s, exp) = store_with_runs(150);
+        let one = listing(&s, &exp, 1, false).unwrap();
+        let mut ids: Vec<&str> = one.iter().map(|r| r.info.run_id.as_str()).collect();
+        assert_eq!(ids.len(), 150);
+        let folder_order = ids.clone();
+        ids.sort_unstable();
+        assert_eq!(ids, folder_order, "runs come back in folder-name order");
+        let r = &one[0];
+        assert_eq!(r.data.params.len(), 3);
+        assert_eq!(
+            r.data.params["nested/key"],
+            format!("v{}", r.data.params["seed"])
+        );
+        assert_eq!(r.data.metrics["loss"].step, 1);
+        for threads in [1, 2, 3, 8] {
+            for short in [false, true] {
+                let got = listing(&s, &exp, threads, short).unwrap();
+                assert_eq!(
+                    summary(&got),
+                    summary(&one),
+                    "threads {threads}, short {short}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_failing_folder_in_folder_order_gives_the_error() {
+        let (_d, s, exp) = store_with_runs(200);
+        let names: Vec<String> = s
+            .run_folders(&[&exp])
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        // Corrupt runs at the end of the first block of 32 folders, at the start of the second
+        // (another thread reaches it first) and far away.
+        let exp_dir = s.experiment_dir(&exp).unwrap();
+        for i in [150, 32, 31] {
+            std::fs::write(
+                exp_dir.join(&names[i]).join(META),
+                "run_id: x\nexperiment_id: '1'\n",
+            )
+            .unwrap();
+        }
+        for _ in 0..20 {
+            for threads in [1, 2, 4, 8] {
+                match listing(&s, &exp, threads, true) {
+                    Err(TrackingError::Corrupt { path, .. }) => assert_eq!(
+                        path,
+                        exp_dir.join(&names[31]).join(META),
+                        "threads {threads}"
+                    ),
+                    other => panic!(
+                        "expected the corrupt run 31, got {:?}",
+                        other.map(|r| r.len())
+                    ),
+                }
+            }
+        }
+        // A folder without meta.yaml (a run being written or removed) is skipped, not an error.
+        std::fs::remove_file(exp_dir.join(&names[31]).join(META)).unwrap();
+        std::fs::remove_dir_all(exp_dir.join(&names[32])).unwrap();
+        std::fs::remove_dir_all(exp_dir.join(&names[150])).unwrap();
+        for threads in [1, 2, 4] {
+            assert_eq!(listing(&s, &exp, threads, true).unwrap().len(), 197);
+        }
     }
 }

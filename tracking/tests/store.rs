@@ -460,3 +460,52 @@ fn mlflow2_tree_resolves() {
         .unwrap();
     assert_eq!(s.resolve_model_uri("models:/old/1").unwrap().path, r.path);
 }
+
+#[test]
+fn listing_tolerates_runs_appearing_and_vanishing_meanwhile() {
+    let (_d, s) = store();
+    let exp = s.create_experiment("busy").unwrap();
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        let run = s.start_run(&exp, RunOptions::default()).unwrap();
+        s.log_param(run.id(), "i", &i.to_string()).unwrap();
+        ids.push(run.id().to_string());
+    }
+    let exp_dir = s.root().join(&exp);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let lister = scope.spawn(|| {
+            let mut listings = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || listings < 3 {
+                let runs = s
+                    .search_runs(&[&exp])
+                    .expect("a listing while runs come and go");
+                for r in &runs {
+                    assert!(!r.info.run_id.is_empty());
+                    assert!(r.data.params.len() <= 2, "{:?}", r.data.params);
+                }
+                listings += 1;
+            }
+            listings
+        });
+        // Meanwhile: new runs with params and metrics, and whole run folders removed (as
+        // `mlflow gc` does), some while half of their files are gone.
+        for (i, id) in ids.iter().enumerate() {
+            let run = s.start_run(&exp, RunOptions::default()).unwrap();
+            s.log_param(run.id(), "i", "new").unwrap();
+            s.log_metric(run.id(), "m", 1.0, 0, None).unwrap();
+            let dir = exp_dir.join(id);
+            if i % 2 == 0 {
+                std::fs::remove_dir_all(dir.join("params")).unwrap();
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(lister.join().unwrap() >= 3);
+    });
+    let runs = s.search_runs(&[&exp]).unwrap();
+    assert_eq!(runs.len(), 120);
+    assert!(runs
+        .iter()
+        .all(|r| r.data.params["i"] == "new" && r.data.metrics.contains_key("m")));
+}
