@@ -78,6 +78,64 @@ fn linear_ops<M: Measurement>(c: &mut Criterion<M>) {
     }
 }
 
+/// Writes `dense_mlp<H>.onnx` into `dir` for H in 64 and 512: skl2onnx's MLP layout (MatMul, Add of a
+/// [1, H] intercept, Relu; two hidden layers of H, 32 features, 3 classes, softmax and argmax) with random
+/// weights, to time homeml's dense op against tract's on the shapes around and far above
+/// `dense::MAX_WEIGHTS` (bench/compare's MLP has two hidden layers of 512 on 32 features).
+fn synthetic_mlps(dir: &std::path::Path) {
+    const SCRIPT: &str = r#"
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.default_rng(0)
+for h in (64, 512):
+    shapes = [(32, h), (h, h), (h, 3)]
+    nodes, inits, prev = [], [], "X"
+    for i, (k, n) in enumerate(shapes):
+        inits += [numpy_helper.from_array((rng.normal(size=(k, n)) / np.sqrt(k)).astype(np.float32), f"W{i}"),
+                  numpy_helper.from_array(rng.normal(size=(1, n)).astype(np.float32), f"B{i}")]
+        nodes += [helper.make_node("MatMul", [prev, f"W{i}"], [f"m{i}"]),
+                  helper.make_node("Add", [f"m{i}", f"B{i}"], [f"a{i}"])]
+        prev = f"a{i}"
+        if i < 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+    nodes += [helper.make_node("Softmax", [prev], ["P"], axis=-1),
+              helper.make_node("ArgMax", ["P"], ["L"], axis=1)]
+    graph = helper.make_graph(nodes, f"mlp{h}",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 32])],
+        [helper.make_tensor_value_info("L", TensorProto.INT64, ["N", 1]),
+         helper.make_tensor_value_info("P", TensorProto.FLOAT, ["N", 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, f"{sys.argv[1]}/dense_mlp{h}.onnx")
+"#;
+    if dir.join("dense_mlp512.onnx").exists() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("HOMEML_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
+    let script = dir.join("dense_mlps.py");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let status = std::process::Command::new(python)
+        .arg(&script)
+        .arg(dir)
+        .status()
+        .expect("run dense_mlps.py");
+    assert!(status.success(), "dense_mlps.py failed");
+}
+
+/// `rows` rows of 32 deterministic features for the synthetic MLPs.
+fn synthetic_batch(rows: usize) -> homeml_flavor::Tensor {
+    let data = (0..rows * 32)
+        .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+        .collect();
+    homeml_flavor::Tensor::new(vec![rows, 32], homeml_flavor::TensorData::F32(data)).unwrap()
+}
+
 fn dense_ops<M: Measurement>(c: &mut Criterion<M>) {
     let (_tmp, dir) = models_dir();
     // The whole MLP with homeml's dense layers (and, for mlp_clf, row softmax) vs tract's own ops.
@@ -87,6 +145,23 @@ fn dense_ops<M: Measurement>(c: &mut Criterion<M>) {
             let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
             for rows in BATCHES {
                 let input = batch(&dir, name, rows);
+                group.throughput(Throughput::Elements(rows as u64));
+                group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
+                    b.iter(|| model.predict(vec![input.clone()]).unwrap())
+                });
+            }
+        }
+        group.finish();
+    }
+    // Larger layers: 32x64, 64x64 (homeml's, at the limit), 64x3; and 32x512, 512x512 (tract's in both
+    // op sets), 512x3 (homeml's).
+    synthetic_mlps(&dir);
+    for name in ["dense_mlp64", "dense_mlp512"] {
+        let mut group = c.benchmark_group(format!("dense_op/{name}"));
+        for (label, ops) in [("homeml", OpSet::Homeml), ("tract", OpSet::TractOnly)] {
+            let model = TractModel::load_with(&dir.join(format!("{name}.onnx")), ops).unwrap();
+            for rows in [1, 64, 256] {
+                let input = synthetic_batch(rows);
                 group.throughput(Throughput::Elements(rows as u64));
                 group.bench_with_input(BenchmarkId::new(label, rows), &input, |b, input| {
                     b.iter(|| model.predict(vec![input.clone()]).unwrap())
