@@ -102,6 +102,17 @@ impl Buf {
         }
     }
 
+    /// Appends a float read by [`Scan`] (float buffers only): as `push` appends the same number.
+    #[inline]
+    fn push_f64(&mut self, x: f64) -> bool {
+        match self {
+            Buf::F32(v) => v.push(x as f32),
+            Buf::F64(v) => v.push(x),
+            _ => return false,
+        }
+        true
+    }
+
     /// The elements (`None` for raw numbers, which [`Buf::convert`] types first).
     fn into_data(self) -> Option<TensorData> {
         Some(match self {
@@ -150,6 +161,30 @@ impl Nest {
         }
     }
 
+    /// May a list start at `depth`?
+    fn open(&self, depth: usize) -> bool {
+        depth < MAX_DIMS && self.ndim.is_none_or(|n| depth < n)
+    }
+
+    /// A list at `depth` ended after `count` elements: is it as long as the first at its depth?
+    fn close(&mut self, depth: usize, count: usize) -> bool {
+        if count == 0 && self.ndim.is_none() {
+            self.ndim = Some(depth + 1);
+        }
+        match self.dims[depth] {
+            None => {
+                self.dims[depth] = Some(count);
+                true
+            }
+            Some(n) => n == count,
+        }
+    }
+
+    /// May a number sit at `depth`?
+    fn leaf(&mut self, depth: usize) -> bool {
+        *self.ndim.get_or_insert(depth) == depth
+    }
+
     /// The shape and the elements, once the value has been read.
     fn finish(self) -> Option<(Vec<usize>, Buf)> {
         let ndim = self.ndim?;
@@ -174,8 +209,7 @@ struct Level<'n> {
 
 impl Level<'_> {
     fn leaf<E: de::Error>(self, n: &Number) -> Result<(), E> {
-        let ndim = *self.nest.ndim.get_or_insert(self.depth);
-        if ndim != self.depth || !self.nest.buf.push(n) {
+        if !self.nest.leaf(self.depth) || !self.nest.buf.push(n) {
             return Err(give_up());
         }
         Ok(())
@@ -216,7 +250,7 @@ impl<'de> Visitor<'de> for Level<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let d = self.depth;
-        if d >= MAX_DIMS || self.nest.ndim.is_some_and(|n| d >= n) {
+        if !self.nest.open(d) {
             return Err(give_up());
         }
         let mut count = 0usize;
@@ -229,13 +263,8 @@ impl<'de> Visitor<'de> for Level<'_> {
         {
             count += 1;
         }
-        if count == 0 && self.nest.ndim.is_none() {
-            self.nest.ndim = Some(d + 1);
-        }
-        match self.nest.dims[d] {
-            None => self.nest.dims[d] = Some(count),
-            Some(n) if n == count => {}
-            Some(_) => return Err(give_up()),
+        if !self.nest.close(d, count) {
+            return Err(give_up());
         }
         Ok(())
     }
@@ -259,6 +288,157 @@ fn read_nested<'de, D: Deserializer<'de>>(
     }
     .deserialize(deserializer)?;
     nest.finish().ok_or_else(give_up)
+}
+
+/// A strict scanner for the plainest bodies of float inputs: `{"inputs": [[1.5, 2], ...]}` (or
+/// `instances`) and the bare list of `/predict`, with JSON whitespace anywhere and nothing else (no other
+/// key, no escape in the key). It reads numbers with the standard library's float parser, several times
+/// faster than serde_json's `float_roundtrip` parser; both round correctly (to the nearest `f64`, ties to
+/// even), so they read every JSON number alike, integers included (the value path widens an integer to
+/// `f64` with `as`, which rounds the same way), and `-0` is `-0.0` both ways. The grammar is JSON's (a
+/// number is `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); an overflow to infinity, which serde_json
+/// refuses, and anything else unexpected gives up, and the serde-based reader then tries.
+struct Scan<'b> {
+    b: &'b [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    /// Skips whitespace and then `c`, if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// A JSON number, as a finite `f64`.
+    fn number(&mut self) -> Option<f64> {
+        let start = self.i;
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.b.get(self.i) {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        let x: f64 = text.parse().ok()?;
+        x.is_finite().then_some(x)
+    }
+
+    /// The rest of a list at `depth` whose `[` was just read.
+    fn list(&mut self, nest: &mut Nest, depth: usize) -> Option<()> {
+        if !nest.open(depth) {
+            return None;
+        }
+        let mut count = 0usize;
+        if !self.eat(b']') {
+            loop {
+                self.ws();
+                if self.b.get(self.i) == Some(&b'[') {
+                    self.i += 1;
+                    self.list(nest, depth + 1)?;
+                } else {
+                    let x = self.number()?;
+                    if !nest.leaf(depth + 1) || !nest.buf.push_f64(x) {
+                        return None;
+                    }
+                }
+                count += 1;
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b']') {
+                    break;
+                }
+                return None;
+            }
+        }
+        nest.close(depth, count).then_some(())
+    }
+
+    /// A list (after its `[`), then the bytes of `close` (each after optional whitespace), then only
+    /// whitespace to the end of the body.
+    fn list_to_end(&mut self, dtype: DType, close: &[u8]) -> Option<(Vec<usize>, Buf)> {
+        if !matches!(dtype, DType::F32 | DType::F64) {
+            return None;
+        }
+        let mut nest = Nest::new(Buf::new(dtype, self.b.len())?);
+        self.list(&mut nest, 0)?;
+        for &c in close {
+            if !self.eat(c) {
+                return None;
+            }
+        }
+        self.ws();
+        (self.i == self.b.len()).then_some(())?;
+        nest.finish()
+    }
+
+    /// `{"inputs": [...]}` or `{"instances": [...]}`, and nothing else.
+    fn mlflow(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
+        let mut s = Scan { b: body, i: 0 };
+        if !s.eat(b'{') || !s.eat(b'"') {
+            return None;
+        }
+        let rest = &body[s.i..];
+        if rest.starts_with(b"inputs\"") {
+            s.i += 7;
+        } else if rest.starts_with(b"instances\"") {
+            s.i += 10;
+        } else {
+            return None;
+        }
+        if !s.eat(b':') || !s.eat(b'[') {
+            return None;
+        }
+        s.list_to_end(dtype, b"}")
+    }
+
+    /// A bare list, the whole body.
+    fn bare_list(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
+        let mut s = Scan { b: body, i: 0 };
+        if !s.eat(b'[') {
+            return None;
+        }
+        s.list_to_end(dtype, b"")
+    }
 }
 
 /// The element dtype the value path converts an unnamed list to for `model` (through the model's one
@@ -392,13 +572,16 @@ fn parse<'de, V: Visitor<'de>>(body: &'de [u8], visitor: V) -> Option<V::Value> 
 /// unnamed input the direct decoder reads; `None` leaves the request to the value path.
 pub fn try_mlflow(body: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
     let dtype = unnamed_dtype(model)?;
-    let ((shape, buf), params) = parse(
-        body,
-        MlflowBody {
-            dtype,
-            body_len: body.len(),
-        },
-    )?;
+    let ((shape, buf), params) = match Scan::mlflow(body, dtype) {
+        Some(scanned) => (scanned, false),
+        None => parse(
+            body,
+            MlflowBody {
+                dtype,
+                body_len: body.len(),
+            },
+        )?,
+    };
     // `inputs: 5` is refused by the value path; lists have at least one dimension.
     if shape.is_empty() {
         return None;
@@ -439,13 +622,16 @@ impl<'de> Visitor<'de> for BareList {
 /// `/predict` with a regular 2-D numeric list; `None` leaves the request to the value path.
 pub fn try_predict(body: &[u8], model: &ModelInfo) -> Option<InferInput> {
     let dtype = unnamed_dtype(model)?;
-    let (shape, buf) = parse(
-        body,
-        BareList {
-            dtype,
-            body_len: body.len(),
-        },
-    )?;
+    let (shape, buf) = match Scan::bare_list(body, dtype) {
+        Some(scanned) => scanned,
+        None => parse(
+            body,
+            BareList {
+                dtype,
+                body_len: body.len(),
+            },
+        )?,
+    };
     if shape.len() != 2 {
         return None;
     }
@@ -837,7 +1023,36 @@ mod tests {
         predict: usize,
     }
 
+    /// Where the scanner reads a body, the serde-based reader must read it alike (so both tiers of the
+    /// direct decoder are held to the value path, whichever answers).
+    fn check_scanner(
+        scanned: Option<(Vec<usize>, Buf)>,
+        read: Option<(Vec<usize>, Buf)>,
+        body: &str,
+    ) {
+        if let Some((shape, buf)) = scanned {
+            let (read_shape, read_buf) = read.unwrap_or_else(|| panic!("only scanned: {body}"));
+            assert_eq!(shape, read_shape, "{body}");
+            assert_eq!(
+                format!("{:?}", buf.into_data()),
+                format!("{:?}", read_buf.into_data()),
+                "{body}"
+            );
+        }
+    }
+
     fn check_mlflow(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        if let Some(dtype) = unnamed_dtype(m) {
+            let read = MlflowBody {
+                dtype,
+                body_len: body.len(),
+            };
+            check_scanner(
+                Scan::mlflow(body.as_bytes(), dtype),
+                parse(body.as_bytes(), read).map(|(t, _)| t),
+                body,
+            );
+        }
         let reference = mlflow::decode_json_value(body.as_bytes(), m);
         if let Some(fast) = try_mlflow(body.as_bytes(), m) {
             hits.mlflow += 1;
@@ -855,6 +1070,17 @@ mod tests {
     }
 
     fn check_predict(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        if let Some(dtype) = unnamed_dtype(m) {
+            let read = BareList {
+                dtype,
+                body_len: body.len(),
+            };
+            check_scanner(
+                Scan::bare_list(body.as_bytes(), dtype),
+                parse(body.as_bytes(), read),
+                body,
+            );
+        }
         let reference = predict::decode_value(body.as_bytes(), m);
         if let Some(fast) = try_predict(body.as_bytes(), m) {
             hits.predict += 1;
@@ -957,6 +1183,30 @@ mod tests {
         "{}",
         "[]",
         "{\"a\": 1}",
+        "0e99999999999999999999",
+        "-0e5",
+        "-0.0e-3",
+        "1e-99999999999999999999",
+        "1e99999999999999999999",
+        "1e308",
+        "1e309",
+        "-1e309",
+        "2.2250738585072011e-308",
+        "2.4703282292062327e-324",
+        "2.4703282292062328e-324",
+        "0.000000000000000000000000000000000000000000001e45",
+        "1.2345678901234567890123456789012345678901",
+        "9007199254740993.0",
+        "0.1e1",
+        "1E+2",
+        "--1",
+        "1.e5",
+        "1e+",
+        "0x10",
+        "1_000",
+        "-01",
+        "- 1",
+        "1 2",
     ];
 
     /// The hand-written MLflow corpus (also sent to `/predict` and as V2 `data`).
@@ -1401,6 +1651,10 @@ mod tests {
             .collect();
         for n in [1, 64] {
             let body = format!("{{\"inputs\": [{}]}}", rows[..n].join(","));
+            assert!(
+                Scan::mlflow(body.as_bytes(), DType::F32).is_some(),
+                "{body}"
+            );
             let (input, plan) = try_mlflow(body.as_bytes(), iris).expect("direct path");
             assert_eq!(input.rows, n);
             assert_eq!(input.tensors[0].shape(), &[n, 4]);
