@@ -7,7 +7,7 @@ use homeml_flavor::{Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, Ten
 use linfa::prelude::Predict;
 use ndarray::{Array1, Array2};
 
-use crate::model::{decode, LinfaModel};
+use crate::model::{decode, CompiledForest, LinfaModel};
 use crate::{FLAVOR_NAME, INPUT_NAME};
 
 /// The `linfa` flavor: loads `model.postcard` written by [`crate::save_model`].
@@ -52,6 +52,9 @@ impl Flavor for LinfaFlavor {
 pub struct LinfaPredictor {
     model: LinfaModel,
     io: TabularIo,
+    /// A random forest flattened once at load ([`crate::LinfaRandomForest::compile`]); `None` for other
+    /// kinds, and for a forest that does not compile (its `predict` then reports why).
+    forest: Option<CompiledForest>,
 }
 
 impl LinfaPredictor {
@@ -71,7 +74,11 @@ impl LinfaPredictor {
                 model.model_type()
             )));
         }
-        let mut p = LinfaPredictor { model, io };
+        let forest = match &model {
+            LinfaModel::RandomForest(f) => f.compile().ok(),
+            _ => None,
+        };
+        let mut p = LinfaPredictor { model, io, forest };
         let probe = p
             .predict_rows(1, vec![0.0; n_features])
             .map_err(|e| FlavorError::InvalidModel(format!("the model does not run: {e}")))?;
@@ -121,7 +128,7 @@ impl LinfaPredictor {
         let x = Array2::from_shape_vec((rows, self.io.n_features()), features)
             .map_err(|e| FlavorError::InvalidInput(e.to_string()))?;
         // linfa asserts on dimensions: a model decoded from a damaged file can panic.
-        catch_engine_panic(FLAVOR_NAME, || run(&self.model, &x))
+        catch_engine_panic(FLAVOR_NAME, || run(&self.model, self.forest.as_ref(), &x))
     }
 }
 
@@ -140,7 +147,11 @@ impl Model for LinfaPredictor {
     }
 }
 
-fn run(model: &LinfaModel, x: &Array2<f64>) -> Result<Vec<Tensor>, FlavorError> {
+fn run(
+    model: &LinfaModel,
+    forest: Option<&CompiledForest>,
+    x: &Array2<f64>,
+) -> Result<Vec<Tensor>, FlavorError> {
     match model {
         LinfaModel::LogisticRegression(m) => {
             let labels: Array1<usize> = m.predict(x);
@@ -164,7 +175,11 @@ fn run(model: &LinfaModel, x: &Array2<f64>) -> Result<Vec<Tensor>, FlavorError> 
             Ok(vec![label_tensor(labels)?])
         }
         LinfaModel::RandomForest(m) => {
-            let labels = m.predict(x).map_err(FlavorError::Engine)?;
+            let labels = match forest {
+                Some(f) => f.predict(x),
+                None => m.predict(x),
+            }
+            .map_err(FlavorError::Engine)?;
             Ok(vec![label_tensor(labels)?])
         }
         LinfaModel::KMeans(m) => {

@@ -38,7 +38,7 @@ mod model;
 mod save;
 
 pub use flavor::{LinfaFlavor, LinfaPredictor};
-pub use model::{LinfaModel, LinfaRandomForest};
+pub use model::{CompiledForest, LinfaModel, LinfaRandomForest};
 pub use save::save_model;
 
 /// Re-exported so that callers fit with the exact versions this crate stores.
