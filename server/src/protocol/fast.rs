@@ -299,11 +299,27 @@ fn read_nested<'de, D: Deserializer<'de>>(
 /// number is `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); an overflow to infinity, which serde_json
 /// refuses, and anything else unexpected gives up, and the serde-based reader then tries.
 struct Scan<'b> {
+    /// The body, checked to be UTF-8 once (numbers are then sliced from it without another check).
+    text: &'b str,
     b: &'b [u8],
     i: usize,
 }
 
-impl Scan<'_> {
+/// Powers of ten that are exact in an `f64` (Clinger's fast path).
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+impl<'b> Scan<'b> {
+    fn new(body: &'b [u8]) -> Option<Scan<'b>> {
+        Some(Scan {
+            text: std::str::from_utf8(body).ok()?,
+            b: body,
+            i: 0,
+        })
+    }
+
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
@@ -321,44 +337,75 @@ impl Scan<'_> {
         }
     }
 
-    fn digits(&mut self) -> usize {
+    /// Reads digits, accumulating them into `acc` (saturating: `acc` is only used while `n` stays
+    /// small); returns how many there were.
+    fn digits(&mut self, acc: &mut u64) -> usize {
         let start = self.i;
-        while let Some(b'0'..=b'9') = self.b.get(self.i) {
+        while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
+            *acc = acc.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
             self.i += 1;
         }
         self.i - start
     }
 
-    /// A JSON number, as a finite `f64`.
+    /// A JSON number, as a finite `f64`, rounded correctly: exactly computed when its digits fit in
+    /// 2^53 and its decimal exponent is at most 22 (one correctly rounded IEEE multiplication or
+    /// division of two exact values, Clinger's fast path), else by the standard library's parser.
     fn number(&mut self) -> Option<f64> {
         let start = self.i;
-        if self.b.get(self.i) == Some(&b'-') {
+        let negative = self.b.get(self.i) == Some(&b'-');
+        if negative {
             self.i += 1;
         }
-        match self.b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
+        let mut mantissa = 0u64;
+        let mut ndigits = match self.b.get(self.i) {
+            Some(b'0') => {
+                self.i += 1;
+                1
             }
+            Some(b'1'..=b'9') => self.digits(&mut mantissa),
             _ => return None,
-        }
+        };
+        let mut exp10: i64 = 0;
         if self.b.get(self.i) == Some(&b'.') {
             self.i += 1;
-            if self.digits() == 0 {
+            let frac = self.digits(&mut mantissa);
+            if frac == 0 {
                 return None;
             }
+            ndigits += frac;
+            exp10 = -(frac as i64);
         }
+        let mut exp_digits_ok = true;
         if let Some(b'e' | b'E') = self.b.get(self.i) {
             self.i += 1;
-            if let Some(b'+' | b'-') = self.b.get(self.i) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
+            let exp_negative = match self.b.get(self.i) {
+                Some(b'-') => {
+                    self.i += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.i += 1;
+                    false
+                }
+                _ => false,
+            };
+            let mut e = 0u64;
+            let n = self.digits(&mut e);
+            if n == 0 {
                 return None;
             }
+            exp_digits_ok = n <= 4;
+            let e = e as i64;
+            exp10 += if exp_negative { -e } else { e };
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-        let x: f64 = text.parse().ok()?;
+        if exp_digits_ok && ndigits <= 19 && mantissa <= 1 << 53 && (-22..=22).contains(&exp10) {
+            let m = mantissa as f64;
+            let p = EXACT_POW10[exp10.unsigned_abs() as usize];
+            let x = if exp10 < 0 { m / p } else { m * p };
+            return Some(if negative { -x } else { x });
+        }
+        let x: f64 = self.text.get(start..self.i)?.parse().ok()?;
         x.is_finite().then_some(x)
     }
 
@@ -413,7 +460,7 @@ impl Scan<'_> {
 
     /// `{"inputs": [...]}` or `{"instances": [...]}`, and nothing else.
     fn mlflow(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
-        let mut s = Scan { b: body, i: 0 };
+        let mut s = Scan::new(body)?;
         if !s.eat(b'{') || !s.eat(b'"') {
             return None;
         }
@@ -433,7 +480,7 @@ impl Scan<'_> {
 
     /// A bare list, the whole body.
     fn bare_list(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
-        let mut s = Scan { b: body, i: 0 };
+        let mut s = Scan::new(body)?;
         if !s.eat(b'[') {
             return None;
         }
@@ -1617,6 +1664,62 @@ mod tests {
             iris
         )
         .is_some());
+    }
+
+    #[test]
+    fn scanned_numbers_equal_serde_json_numbers() {
+        // The scanner's number reader against serde_json's (through the value path's conversion), bit
+        // for bit, over random literals of every length, with exponents in and out of the fast range.
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let digits = |rng: &mut Rng, n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect()
+        };
+        let mut fast = 0;
+        for k in 0..100_000 {
+            let mut lit = String::new();
+            if rng.chance(30) {
+                lit.push('-');
+            }
+            let int_len = [1, 1, 2, 3, 5, 8, 15, 16, 17, 19, 20, 25][rng.below(12)];
+            let int = digits(&mut rng, int_len);
+            lit.push_str(if int.starts_with('0') { "0" } else { &int });
+            if rng.chance(70) {
+                lit.push('.');
+                let n = [1, 1, 2, 3, 6, 10, 16, 17, 18, 19, 25][rng.below(11)];
+                lit.push_str(&digits(&mut rng, n));
+            }
+            if rng.chance(40) {
+                lit.push(['e', 'E'][rng.below(2)]);
+                lit.push_str(["", "+", "-"][rng.below(3)]);
+                let e = match rng.below(4) {
+                    0 => rng.below(400),
+                    1 => rng.below(30),
+                    2 => rng.below(10),
+                    _ => rng.below(100_000),
+                };
+                lit.push_str(&e.to_string());
+            }
+            if k % 2 == 0 {
+                lit = lit.replace('.', &format!(".{}", "0".repeat(rng.below(4))));
+            }
+            let reference = serde_json::from_str::<Value>(&lit)
+                .ok()
+                .and_then(|v| v.as_number().and_then(schema::number_to_f64));
+            let mut scan = Scan::new(lit.as_bytes()).expect("ASCII");
+            let scanned = scan.number();
+            assert_eq!(
+                scanned.map(f64::to_bits),
+                reference.map(f64::to_bits),
+                "{lit}"
+            );
+            if scanned.is_some() {
+                assert_eq!(scan.i, lit.len(), "{lit}");
+                fast += 1;
+            }
+        }
+        assert!(fast > 50_000, "{fast}");
     }
 
     #[test]
