@@ -29,7 +29,8 @@ use serde_json::Value;
 
 use super::schema::{self, flatten, Cell, Column, Data, Payload};
 use super::{
-    json, media_type, Encoded, InferInput, MlflowInputKind, MlflowPlan, ModelInfo, ResponsePlan,
+    json, media_type, media_type_is, Encoded, InferInput, MlflowInputKind, MlflowPlan, ModelInfo,
+    ResponsePlan, JSON,
 };
 use crate::error::ApiError;
 
@@ -47,6 +48,9 @@ pub fn decode(
     body: &[u8],
     model: &ModelInfo,
 ) -> Result<(InferInput, ResponsePlan), ApiError> {
+    if content_type.is_none_or(|ct| media_type_is(ct, JSON)) {
+        return decode_json(body, model);
+    }
     let media = content_type.map(media_type).unwrap_or_default();
     match media.as_str() {
         "" | "application/json" => decode_json(body, model),

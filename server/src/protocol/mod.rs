@@ -180,6 +180,17 @@ impl Encoded {
     }
 }
 
+/// True when a Content-Type header value's media type (parameters dropped, case ignored) is `expected`
+/// (lowercase): [`media_type`] without its allocation, for the hot path.
+pub(crate) fn media_type_is(content_type: &str, expected: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case(expected)
+}
+
 /// The media type of a Content-Type header value: lowercased, parameters (`; charset=...`) dropped.
 pub(crate) fn media_type(content_type: &str) -> String {
     content_type
@@ -202,5 +213,19 @@ mod tests {
         );
         assert_eq!(media_type("text/csv"), "text/csv");
         assert_eq!(media_type(""), "");
+        for ct in [
+            "Application/JSON; charset=utf-8",
+            "text/csv",
+            "",
+            " application/json ;x",
+        ] {
+            for expected in ["application/json", "text/csv", ""] {
+                assert_eq!(
+                    media_type_is(ct, expected),
+                    media_type(ct) == expected,
+                    "{ct}"
+                );
+            }
+        }
     }
 }

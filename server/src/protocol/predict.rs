@@ -10,7 +10,7 @@ use homeml_flavor::Tensor;
 use serde_json::Value;
 
 use super::schema::{self, flatten, Payload};
-use super::{json, media_type, Encoded, InferInput, ModelInfo, ResponsePlan};
+use super::{json, media_type, media_type_is, Encoded, InferInput, ModelInfo, ResponsePlan, JSON};
 use crate::error::ApiError;
 
 /// Decodes a `/predict` request for `model`.
@@ -19,7 +19,10 @@ pub fn decode(
     body: &[u8],
     model: &ModelInfo,
 ) -> Result<(InferInput, ResponsePlan), ApiError> {
-    let media = content_type.map(media_type).unwrap_or_default();
+    let media = match content_type {
+        Some(ct) if !media_type_is(ct, JSON) => media_type(ct),
+        _ => String::new(),
+    };
     if !matches!(media.as_str(), "" | "application/json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "content type {media:?} is not supported: send application/json"

@@ -659,6 +659,15 @@ fn interleave(parts: Vec<TensorData>, dtype: DType, rows: usize) -> Result<Tenso
     Ok(out)
 }
 
+/// True when `actual` fits `expected` (-1 = any), i.e. when [`check_shape`] passes.
+fn shape_fits(expected: &[i64], actual: &[usize]) -> bool {
+    expected.len() == actual.len()
+        && expected
+            .iter()
+            .zip(actual)
+            .all(|(&e, &a)| e < 0 || e as usize == a)
+}
+
 /// Checks a tensor's shape against a spec (-1 = any); errors name the input and dimension.
 pub fn check_shape(what: &str, expected: &[i64], actual: &[usize]) -> Result<(), ApiError> {
     if expected.len() != actual.len() {
@@ -784,19 +793,34 @@ fn assemble_tensors(payload: Payload<'_>, model: &ModelInfo) -> Result<InferInpu
     let mut tensors = Vec::with_capacity(inputs.len());
     let mut rows: Option<usize> = None;
     for (i, (spec, slot)) in inputs.iter().zip(slots).enumerate() {
-        let what = format!("input {:?}", spec.name);
-        let data = slot.ok_or_else(|| ApiError::BadRequest(format!("missing {what}")))?;
-        check_shape(&what, &spec.shape, &data.shape)?;
-        if let Some(ts) = sig {
-            check_shape(&what, &ts[i].shape, &data.shape)?;
+        // The input's name for messages, written only when one is needed (this is the hot path of every
+        // tensor request).
+        let what = || format!("input {:?}", spec.name);
+        let data = slot.ok_or_else(|| ApiError::BadRequest(format!("missing {}", what())))?;
+        if !shape_fits(&spec.shape, &data.shape) {
+            check_shape(&what(), &spec.shape, &data.shape)?;
         }
-        let t = data.into_tensor(spec.dtype, &what)?;
+        if let Some(ts) = sig {
+            if !shape_fits(&ts[i].shape, &data.shape) {
+                check_shape(&what(), &ts[i].shape, &data.shape)?;
+            }
+        }
+        let t = match data.values {
+            // Already of the input's dtype (V2, the direct decoder): nothing to convert.
+            Values::Typed(t) if t.dtype() == spec.dtype => t,
+            values => Data {
+                shape: data.shape,
+                values,
+            }
+            .into_tensor(spec.dtype, &what())?,
+        };
         let r = if spec.shape.is_empty() { 1 } else { t.rows() };
         match rows {
             None => rows = Some(r),
             Some(prev) if prev != r => {
                 return Err(ApiError::BadRequest(format!(
-                    "{what} has {r} rows where the other inputs have {prev}"
+                    "{} has {r} rows where the other inputs have {prev}",
+                    what()
                 )))
             }
             Some(_) => {}
