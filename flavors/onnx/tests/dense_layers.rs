@@ -102,6 +102,13 @@ save("not_a_bias", [
 ], [vinfo("X", [2, 3])], [vinfo("Y", [2, 4]), vinfo("Z", [2, 4]), vinfo("R", [2, 4])],
    [const("W", w), const("C", c)], {"X": x(2, 3)})
 
+# The product is a graph output with a single Relu consumer: not fused (both outputs stay right).
+w = rng.normal(size=(3, 5))
+save("output_then_relu", [
+    helper.make_node("MatMul", ["X", "W"], ["Y"]),
+    helper.make_node("Relu", ["Y"], ["R"]),
+], [vinfo("X", ["N", 3])], [vinfo("Y", ["N", 5]), vinfo("R", ["N", 5])], [const("W", w)], {"X": x(6, 3)})
+
 # A batched 3-D product: tract's MatMul.
 w = rng.normal(size=(4, 3))
 save("batched_3d", [
@@ -184,6 +191,7 @@ fn dense_layers_are_wired_where_they_apply_and_match_onnxruntime() {
         "runtime_weight",
         "wide",
         "not_a_bias",
+        "output_then_relu",
         "batched_3d",
         "argmax",
     ] {
@@ -216,6 +224,10 @@ fn dense_layers_are_wired_where_they_apply_and_match_onnxruntime() {
             // 80x80 is above MAX_WEIGHTS (tract's), 80x2 is homeml's.
             "wide" => (1, 0),
             "not_a_bias" => (1, 0),
+            "output_then_relu" => {
+                assert_eq!(count(&plan, "Max"), 1, "{plan:?}");
+                (1, 0)
+            }
             // Three last-axis ArgMax nodes are homeml's; axis 0 is tract's.
             "argmax" => (0, 3),
             other => unreachable!("{other}"),

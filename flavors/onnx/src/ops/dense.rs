@@ -402,6 +402,10 @@ impl DenseOp {
     /// The layer with the single successor `succ` folded in, when `succ` is a bias `Add` (first) or a
     /// `Relu` (`Max` with zero) that keeps the output's shape.
     fn fused_with(&self, model: &TypedModel, node: &TypedNode) -> TractResult<Option<Dense>> {
+        // A product that is also a graph output stays as it is (fusing would compute the layer twice).
+        if model.output_outlets()?.contains(&node.id.into()) {
+            return Ok(None);
+        }
         let Some(succ) = model.single_succ(node.id)? else {
             return Ok(None);
         };
