@@ -326,7 +326,7 @@ fn decode_input<'a>(
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::BadRequest(format!("input {k} has no `name`"))),
     };
-    let what = format!("input {name:?}");
+    let what = InputName(&name);
     let shape: Vec<usize> = match fields.shape {
         Some(Value::Array(dims)) => dims
             .iter()
@@ -394,11 +394,12 @@ fn decode_input<'a>(
         }
         let (mine, rest) = binary_part.split_at(size);
         *binary_part = rest;
-        binary::decode_tensor(datatype, &shape, mine, &what)?
+        binary::decode_tensor(datatype, &shape, mine, &what.to_string())?
     } else {
         let values = match fields.data {
             InputData::Absent => return Err(ApiError::BadRequest(format!("{what} has no `data`"))),
             InputData::Json(data) => {
+                let what = what.to_string();
                 let flat = flatten(data, &what)?;
                 let Values::Cells(cells) = flat.values else {
                     return Err(ApiError::Internal("flatten returned typed data".into()));
@@ -434,11 +435,20 @@ fn decode_input<'a>(
     Ok((name, Data::typed(tensor)))
 }
 
+/// An input's name as messages show it (`input "X"`), written only when a message is.
+struct InputName<'a>(&'a str);
+
+impl std::fmt::Display for InputName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "input {:?}", self.0)
+    }
+}
+
 /// Refuses JSON values outside a small integer datatype's range.
 fn check_range(
     datatype: Datatype,
     values: &homeml_flavor::TensorData,
-    what: &str,
+    what: &dyn std::fmt::Display,
 ) -> Result<(), ApiError> {
     let (lo, hi): (i64, i64) = match datatype {
         Datatype::Uint8 => (0, u8::MAX as i64),
