@@ -299,8 +299,6 @@ fn read_nested<'de, D: Deserializer<'de>>(
 /// number is `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); an overflow to infinity, which serde_json
 /// refuses, and anything else unexpected gives up, and the serde-based reader then tries.
 struct Scan<'b> {
-    /// The body, checked to be UTF-8 once (numbers are then sliced from it without another check).
-    text: &'b str,
     b: &'b [u8],
     i: usize,
 }
@@ -312,12 +310,8 @@ const EXACT_POW10: [f64; 23] = [
 ];
 
 impl<'b> Scan<'b> {
-    fn new(body: &'b [u8]) -> Option<Scan<'b>> {
-        Some(Scan {
-            text: std::str::from_utf8(body).ok()?,
-            b: body,
-            i: 0,
-        })
+    fn new(body: &'b [u8]) -> Scan<'b> {
+        Scan { b: body, i: 0 }
     }
 
     fn ws(&mut self) {
@@ -405,7 +399,11 @@ impl<'b> Scan<'b> {
             let x = if exp10 < 0 { m / p } else { m * p };
             return Some(if negative { -x } else { x });
         }
-        let x: f64 = self.text.get(start..self.i)?.parse().ok()?;
+        // The slice is ASCII (the grammar above), so the UTF-8 check cannot fail.
+        let x: f64 = std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()?;
         x.is_finite().then_some(x)
     }
 
@@ -460,7 +458,7 @@ impl<'b> Scan<'b> {
 
     /// `{"inputs": [...]}` or `{"instances": [...]}`, and nothing else.
     fn mlflow(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
-        let mut s = Scan::new(body)?;
+        let mut s = Scan::new(body);
         if !s.eat(b'{') || !s.eat(b'"') {
             return None;
         }
@@ -478,9 +476,17 @@ impl<'b> Scan<'b> {
         s.list_to_end(dtype, b"}")
     }
 
+    /// True when the body's first key starts with `dataframe_`: a frame request, which the direct
+    /// decoder leaves to the value path without trying its serde-based reader (whose giving up costs an
+    /// error value).
+    fn is_frame(body: &[u8]) -> bool {
+        let mut s = Scan::new(body);
+        s.eat(b'{') && s.eat(b'"') && body[s.i..].starts_with(b"dataframe_")
+    }
+
     /// A bare list, the whole body.
     fn bare_list(body: &[u8], dtype: DType) -> Option<(Vec<usize>, Buf)> {
-        let mut s = Scan::new(body)?;
+        let mut s = Scan::new(body);
         if !s.eat(b'[') {
             return None;
         }
@@ -619,6 +625,9 @@ fn parse<'de, V: Visitor<'de>>(body: &'de [u8], visitor: V) -> Option<V::Value> 
 /// unnamed input the direct decoder reads; `None` leaves the request to the value path.
 pub fn try_mlflow(body: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
     let dtype = unnamed_dtype(model)?;
+    if Scan::is_frame(body) {
+        return None;
+    }
     let ((shape, buf), params) = match Scan::mlflow(body, dtype) {
         Some(scanned) => (scanned, false),
         None => parse(
@@ -1707,7 +1716,7 @@ mod tests {
             let reference = serde_json::from_str::<Value>(&lit)
                 .ok()
                 .and_then(|v| v.as_number().and_then(schema::number_to_f64));
-            let mut scan = Scan::new(lit.as_bytes()).expect("ASCII");
+            let mut scan = Scan::new(lit.as_bytes());
             let scanned = scan.number();
             assert_eq!(
                 scanned.map(f64::to_bits),
