@@ -182,21 +182,11 @@ fn is_plain_key(key: &str) -> bool {
 
 /// Words a YAML 1.1 or 1.2 parser may read as something other than a string.
 fn is_special_word(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "null"
-            | "true"
-            | "false"
-            | "yes"
-            | "no"
-            | "on"
-            | "off"
-            | "y"
-            | "n"
-            | "nan"
-            | "inf"
-            | "infinity"
-    )
+    const WORDS: [&str; 12] = [
+        "null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan", "inf", "infinity",
+    ];
+    // The longest word has 8 letters: longer strings are never special (and cost no comparison).
+    s.len() <= 8 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// Characters the fast reader leaves to the YAML parser: controls, BOMs, Unicode line breaks.

@@ -33,7 +33,7 @@ pub const TAG_GIT_BRANCH: &str = "mlflow.source.git.branch";
 pub const TAG_GIT_REPO_URL: &str = "mlflow.source.git.repoURL";
 
 pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
-    let path = dir.join(META);
+    let path = || dir.join(META);
     let run_id = m
         .str("run_id")
         .or_else(|| m.str("run_uuid"))
@@ -45,12 +45,16 @@ pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
     }
     .ok_or_else(|| TrackingError::Corrupt {
         kind: "run",
-        path: path.clone(),
+        path: path(),
         message: "field 'status' is missing or not a run status".into(),
     })?;
+    let experiment_id = match m.str("experiment_id") {
+        Some(id) => id,
+        None => m.req_str("experiment_id", "run", &path())?,
+    };
     Ok(RunInfo {
         run_name: m.str("run_name").unwrap_or_default(),
-        experiment_id: m.req_str("experiment_id", "run", &path)?,
+        experiment_id,
         user_id: m.str("user_id").unwrap_or_default(),
         status,
         start_time: m.int("start_time"),
@@ -62,6 +66,15 @@ pub(crate) fn run_info_from_meta(m: &Meta, dir: &Path) -> Result<RunInfo> {
         deleted_time: m.int("deleted_time"),
         run_id,
     })
+}
+
+/// `<name>/<file>` in `buf`.
+fn rel_path<'a>(buf: &'a mut String, name: &str, file: &str) -> &'a str {
+    buf.clear();
+    buf.push_str(name);
+    buf.push('/');
+    buf.push_str(file);
+    buf
 }
 
 /// The run folders a listing reads.
@@ -247,21 +260,23 @@ impl Store {
         name: &str,
         view: ViewType,
     ) -> Result<Option<Run>> {
-        let at = |file: &str| format!("{name}/{file}");
+        // `<name>/<file>`, built in one reused string.
+        let mut rel = String::with_capacity(name.len() + 16);
         let dir = exp.path().join(name);
         let meta_path = || dir.join(META);
         let text = exp
-            .read_text(rd, &at(META))?
+            .read_text(rd, rel_path(&mut rel, name, META))?
             .ok_or_else(|| TrackingError::not_found_at("run", name, meta_path()))?;
         let m = Meta::parse(text, "run", &meta_path())?;
         let info = run_info_from_meta(&m, &dir)?;
         if !view.admits(info.lifecycle_stage) {
             return Ok(None);
         }
-        let metrics = crate::metrics::latest_metrics_in(rd, exp.sub(&at("metrics"))?)?;
-        let params = fsx::read_kv(rd, exp.sub(&at("params"))?)?;
-        let tags = fsx::read_kv(rd, exp.sub(&at("tags"))?)?;
-        let model_outputs = match exp.sub(&at("outputs"))? {
+        let metrics =
+            crate::metrics::latest_metrics_in(rd, exp.sub(rel_path(&mut rel, name, "metrics"))?)?;
+        let params = fsx::read_kv(rd, exp.sub(rel_path(&mut rel, name, "params"))?)?;
+        let tags = fsx::read_kv(rd, exp.sub(rel_path(&mut rel, name, "tags"))?)?;
+        let model_outputs = match exp.sub(rel_path(&mut rel, name, "outputs"))? {
             Some(outputs) => outputs
                 .names(rd)?
                 .into_iter()
