@@ -476,6 +476,174 @@ impl<'b> Scan<'b> {
         s.list_to_end(dtype, b"}")
     }
 
+    /// A JSON string without escapes or control characters, ASCII only (anything else gives up).
+    fn string(&mut self) -> Option<&'b str> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.i;
+        loop {
+            match self.b.get(self.i)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f | 0x80..=0xff => return None,
+                _ => self.i += 1,
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        self.i += 1;
+        Some(text)
+    }
+
+    /// An object key and its colon.
+    fn key(&mut self) -> Option<&'b str> {
+        let key = self.string()?;
+        self.eat(b':').then_some(key)
+    }
+
+    /// Skips whitespace and then `word`, if it is next.
+    fn word(&mut self, word: &[u8]) -> bool {
+        self.ws();
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A list of non-negative integers as `Value`s (a V2 shape).
+    fn dims(&mut self) -> Option<Value> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        let mut dims = Vec::with_capacity(4);
+        if !self.eat(b']') {
+            loop {
+                self.ws();
+                let start = self.i;
+                let mut d = 0u64;
+                let n = self.digits(&mut d);
+                if n == 0 || n > 19 || (n > 1 && self.b[start] == b'0') {
+                    return None;
+                }
+                dims.push(Value::Number(Number::from(d)));
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b']') {
+                    break;
+                }
+                return None;
+            }
+        }
+        Some(Value::Array(dims))
+    }
+
+    /// A V2 request with only `id` (a plain string or null) and `inputs` whose entries hold only `name`,
+    /// `shape`, `datatype` (a float one: FP16, BF16, FP32, FP64) and `data` as a list of numbers; any
+    /// other key or form gives up (the serde-based reader reads those).
+    fn v2(body: &'b [u8]) -> Option<V2Request> {
+        let mut s = Scan::new(body);
+        if !s.eat(b'{') {
+            return None;
+        }
+        let mut req = V2Request::default();
+        loop {
+            match s.key()? {
+                "id" if req.id.is_none() => {
+                    req.id = Some(if s.word(b"null") {
+                        Value::Null
+                    } else {
+                        Value::String(s.string()?.to_string())
+                    });
+                }
+                "inputs" if req.inputs.is_none() => {
+                    if !s.eat(b'[') {
+                        return None;
+                    }
+                    let mut inputs = Vec::with_capacity(1);
+                    if !s.eat(b']') {
+                        loop {
+                            inputs.push(s.v2_input()?);
+                            if s.eat(b',') {
+                                continue;
+                            }
+                            if s.eat(b']') {
+                                break;
+                            }
+                            return None;
+                        }
+                    }
+                    req.inputs = Some(inputs);
+                }
+                _ => return None,
+            }
+            if s.eat(b',') {
+                continue;
+            }
+            if s.eat(b'}') {
+                break;
+            }
+            return None;
+        }
+        s.ws();
+        (s.i == body.len()).then_some(req)
+    }
+
+    /// One V2 input object (see [`Scan::v2`]).
+    fn v2_input(&mut self) -> Option<V2Input> {
+        if !self.eat(b'{') {
+            return None;
+        }
+        let mut input = V2Input::default();
+        // `data` met before `datatype`, read as f64 (what both float dtypes convert from).
+        let mut early: Option<Buf> = None;
+        loop {
+            match self.key()? {
+                "name" if input.name.is_none() => {
+                    input.name = Some(Value::String(self.string()?.to_string()));
+                }
+                "shape" if input.shape.is_none() => input.shape = Some(self.dims()?),
+                "datatype" if input.datatype.is_none() => {
+                    input.datatype = Some(Value::String(self.string()?.to_string()));
+                }
+                "data" if input.data.is_none() && early.is_none() => {
+                    let dtype = match &input.datatype {
+                        Some(datatype) => datatype_dtype(datatype)?,
+                        None => DType::F64,
+                    };
+                    if !matches!(dtype, DType::F32 | DType::F64) || !self.eat(b'[') {
+                        return None;
+                    }
+                    let mut nest = Nest::new(Buf::new(dtype, self.b.len())?);
+                    self.list(&mut nest, 0)?;
+                    let (_, buf) = nest.finish()?;
+                    if input.datatype.is_some() {
+                        input.data = Some(buf.into_data()?);
+                    } else {
+                        early = Some(buf);
+                    }
+                }
+                _ => return None,
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b'}') {
+                break;
+            }
+            return None;
+        }
+        if let Some(Buf::F64(values)) = early {
+            input.data = Some(match datatype_dtype(input.datatype.as_ref()?)? {
+                DType::F64 => TensorData::F64(values),
+                DType::F32 => TensorData::F32(values.into_iter().map(|x| x as f32).collect()),
+                _ => return None,
+            });
+        }
+        Some(input)
+    }
+
     /// True when the body's first key starts with `dataframe_`: a frame request, which the direct
     /// decoder leaves to the value path without trying its serde-based reader (whose giving up costs an
     /// error value).
@@ -695,7 +863,7 @@ pub fn try_predict(body: &[u8], model: &ModelInfo) -> Option<InferInput> {
 }
 
 /// One V2 input read directly: its fields as values, and its `data` as typed elements.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct V2Input {
     name: Option<Value>,
     shape: Option<Value>,
@@ -888,7 +1056,7 @@ impl<'de> de::Deserialize<'de> for V2Key {
 }
 
 /// A V2 request read directly.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct V2Request {
     id: Option<Value>,
     parameters: Option<Value>,
@@ -935,12 +1103,15 @@ impl<'de> Visitor<'de> for V2RequestVisitor {
 /// decoder reads; `json` is the JSON part of the body and `binary` what follows it. `None` leaves the
 /// request to the value path.
 pub fn try_v2(json: &[u8], binary: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
-    let req = parse(
-        json,
-        V2RequestVisitor {
-            body_len: json.len(),
-        },
-    )?;
+    let req = match Scan::v2(json) {
+        Some(req) => req,
+        None => parse(
+            json,
+            V2RequestVisitor {
+                body_len: json.len(),
+            },
+        )?,
+    };
     let mut inputs = req.inputs?;
     let data: Vec<Option<TensorData>> = inputs.iter_mut().map(|i| i.data.take()).collect();
     let fields = inputs
@@ -1076,6 +1247,7 @@ mod tests {
     struct Hits {
         mlflow: usize,
         v2: usize,
+        v2_scanned: usize,
         predict: usize,
     }
 
@@ -1154,6 +1326,16 @@ mod tests {
     }
 
     fn check_v2(body: &str, m: &ModelInfo, hits: &mut Hits) {
+        if let Some(scanned) = Scan::v2(body.as_bytes()) {
+            // Where the scanner reads a body, the serde-based reader must read it alike.
+            hits.v2_scanned += 1;
+            let read = V2RequestVisitor {
+                body_len: body.len(),
+            };
+            let read =
+                parse(body.as_bytes(), read).unwrap_or_else(|| panic!("only scanned: {body}"));
+            assert_eq!(format!("{scanned:?}"), format!("{read:?}"), "{body}");
+        }
         let reference = v2::decode_infer_value(body.as_bytes(), &[], m);
         if let Some(fast) = try_v2(body.as_bytes(), &[], m) {
             hits.v2 += 1;
@@ -1602,6 +1784,22 @@ mod tests {
             r#"{"inputs": [{"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]}, {"name": "b", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]}"#.into(),
             r#"{"inputs": {"name": "X"}}"#.into(),
             r#"{"inputs": [5]}"#.into(),
+            r#"{"inputs": [{"name": "\u0058", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "F\u005032", "data": [1, 2]}]}"#.into(),
+            r#"{"id": "\u0061", "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"id": "é", "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [01, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1.0, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2,], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2],}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]},]}"#.into(),
+            r#"{"id": null, "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]}"#.into(),
+            r#"{"id": nul, "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"data": [1.5, 2], "datatype": "FP32", "name": "X", "shape": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"data": [1.5, 2], "datatype": "INT64", "name": "X", "shape": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"data": [1.5, 2], "name": "X", "shape": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [18446744073709551616, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [18446744073709551615, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
             r#"{"inputs": []}"#.into(),
             r#"{}"#.into(),
             r#"[]"#.into(),
@@ -1619,7 +1817,7 @@ mod tests {
                 check_v2(body, &m, &mut hits);
             }
         }
-        assert!(hits.v2 > 100, "{hits:?}");
+        assert!(hits.v2 > 100 && hits.v2_scanned > 100, "{hits:?}");
     }
 
     #[test]
@@ -1750,7 +1948,7 @@ mod tests {
             }
         }
         assert!(
-            hits.mlflow > 1000 && hits.v2 > 400 && hits.predict > 500,
+            hits.mlflow > 1000 && hits.v2 > 400 && hits.v2_scanned > 200 && hits.predict > 500,
             "{hits:?}"
         );
     }
