@@ -1103,7 +1103,13 @@ impl<'de> Visitor<'de> for V2RequestVisitor {
 /// decoder reads; `json` is the JSON part of the body and `binary` what follows it. `None` leaves the
 /// request to the value path.
 pub fn try_v2(json: &[u8], binary: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
-    let req = match Scan::v2(json) {
+    // A request with binary data names it in `parameters`, which the scanner leaves to the reader.
+    let scanned = if binary.is_empty() {
+        Scan::v2(json)
+    } else {
+        None
+    };
+    let req = match scanned {
         Some(req) => req,
         None => parse(
             json,
