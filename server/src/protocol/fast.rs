@@ -5,10 +5,18 @@
 //! "shape", "datatype", "data": [...]}]}`). For these, the value path parses the whole body into a
 //! `Value` (a heap node per number and per list), flattens it into cells, then converts the cells. This
 //! module reads the numbers straight into the typed buffer of the dtype the value path would convert
-//! them to, with serde_json's own parser (so numbers parse bit for bit alike: same float algorithm, same
-//! `1e400` refusal, same `-0`), converting each number with the functions the value path uses
-//! ([`schema::number_to_f64`], [`schema::number_to_i64`]). The typed tensor then goes through the same
-//! signature checks ([`schema::assemble`]) as the value path's data.
+//! them to, in two tiers:
+//!
+//! 1. [`Scan`], a strict byte scanner for the plainest bodies of float inputs (`{"inputs": [[...]]}`, a
+//!    bare list, V2 with only `id` and float tensors with `name`/`shape`/`datatype`/`data`). It computes
+//!    short decimals exactly and hands the others to the standard library's parser; both round correctly,
+//!    as serde_json's `float_roundtrip` parser does, so numbers read bit for bit alike.
+//! 2. Serde visitors over serde_json's own parser (same float algorithm, same `1e400` refusal, same `-0`)
+//!    for the same shapes with more around them, and for integer inputs, converting each number with the
+//!    functions the value path uses ([`schema::number_to_f64`], [`schema::number_to_i64`]).
+//!
+//! The typed tensor then goes through the same signature checks ([`schema::assemble`], and for V2
+//! [`v2::decode_request`]) as the value path's data.
 //!
 //! The contract: each `try_*` function answers `Some` only for a request the value path accepts, with an
 //! equal result; it answers `None` for anything else, and the caller then runs the value path, which also
@@ -16,9 +24,9 @@
 //! only has to recognise what it handles: numbers in regular (non-ragged) lists of up to
 //! [`MAX_DIMS`] dimensions, converted to f32, f64, i64 or i32. Everything else gives up: strings, nulls
 //! and booleans in the data, records, dicts of named inputs, dataframes, duplicate keys among the keys
-//! it reads, V2 `data` before the input's `datatype`, BYTES and BOOL tensors, and every error. Keys it
-//! does not read (`params`, unknown keys, V2 `id`/`parameters`/`outputs`) are parsed into `Value`s as the
-//! value path parses them, so they are checked and bounded (serde_json's nesting limit) alike.
+//! it reads, BYTES and BOOL tensors, and every error. Keys the serde tier does not read (`params`,
+//! unknown keys, V2 `id`/`parameters`/`outputs`) are parsed into `Value`s as the value path parses them,
+//! so they are checked and bounded (serde_json's nesting limit) alike.
 
 use std::fmt;
 
