@@ -7,16 +7,16 @@
 //! module reads the numbers straight into the typed buffer of the dtype the value path would convert
 //! them to, in two tiers:
 //!
-//! 1. [`Scan`], a strict byte scanner for the plainest bodies of float inputs (`{"inputs": [[...]]}`, a
+//! 1. `Scan`, a strict byte scanner for the plainest bodies of float inputs (`{"inputs": [[...]]}`, a
 //!    bare list, V2 with only `id` and float tensors with `name`/`shape`/`datatype`/`data`). It computes
 //!    short decimals exactly and hands the others to the standard library's parser; both round correctly,
 //!    as serde_json's `float_roundtrip` parser does, so numbers read bit for bit alike.
 //! 2. Serde visitors over serde_json's own parser (same float algorithm, same `1e400` refusal, same `-0`)
 //!    for the same shapes with more around them, and for integer inputs, converting each number with the
-//!    functions the value path uses ([`schema::number_to_f64`], [`schema::number_to_i64`]).
+//!    functions the value path uses (`schema::number_to_f64`, `schema::number_to_i64`).
 //!
 //! The typed tensor then goes through the same signature checks ([`schema::assemble`], and for V2
-//! [`v2::decode_request`]) as the value path's data.
+//! `v2::decode_request`) as the value path's data.
 //!
 //! The contract: each `try_*` function answers `Some` only for a request the value path accepts, with an
 //! equal result; it answers `None` for anything else, and the caller then runs the value path, which also
