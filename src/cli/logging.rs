@@ -1,5 +1,7 @@
 //! tracing setup shared by every subcommand.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// How logs are written to stderr.
@@ -11,11 +13,14 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default `info` level.
+/// Installs the global subscriber. `RUST_LOG` overrides the default `info` level. Colours only when
+/// stderr is a terminal: a file or a log collector gets plain lines (and formatting them costs less,
+/// which matters for the gateway's per-request access line).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
