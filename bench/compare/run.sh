@@ -48,6 +48,8 @@ SERVER_PID=""
 SKIPPED=()
 
 log() { echo "== $*" >&2; }
+# shellcheck source=bench/cpu_steal.sh
+. "$ROOT/bench/cpu_steal.sh"
 
 # Stops the server's whole process group (mlflow and bentoml start worker processes).
 stop_server() {
@@ -191,11 +193,15 @@ run_one() {
         -d "{\"inputs\": [[$(seq -s, 1 "$FEATURES" | sed 's/[0-9]\+/0.5/g')]]}" "$url" || true)"
     log "$name: first answer HTTP $check: $(head -c 200 "$WORK/$name.check" 2>/dev/null)"
     log "$name: load"
+    local ticks0 steal
+    ticks0="$(cpu_ticks)"
     "$LOADTEST" -c "$CONNECTIONS" -d "$DURATION" --warmup "$WARMUP" --rows 1 --features "$FEATURES" \
         --timeout 30s --label "$name" --json-out "$OUT/$SCENARIO/$name.json" -q "$url" >&2
+    steal="$(steal_percent "$ticks0" "$(cpu_ticks)")"
+    log "$name: CPU steal during the run ${steal}%"
     local rss
     rss="$(ps -o rss= -g "$SERVER_PID" 2>/dev/null | awk '{s += $1} END {printf "%.0f", s / 1024}')"
-    echo "- $name: server RSS after the run ${rss} MB (all its processes)" >>"$COND"
+    echo "- $name: server RSS after the run ${rss} MB (all its processes); CPU time stolen by the hypervisor during the run ${steal}%" >>"$COND"
     stop_server
 }
 

@@ -42,6 +42,8 @@ OUT="$HERE/results"
 WORK="$(mktemp -d /tmp/homeml-gateway-bench.XXXXXX)"
 PIDS=()
 log() { echo "== $*" >&2; }
+# shellcheck source=bench/cpu_steal.sh
+. "$ROOT/bench/cpu_steal.sh"
 
 cleanup() {
     for pid in "${PIDS[@]}"; do
@@ -129,14 +131,15 @@ LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 # CPU time (user + system, clock ticks) a process has used so far.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 load() {
-    local name="$1" conns="$2" url="$3" body="$4" s0 g0
+    local name="$1" conns="$2" url="$3" body="$4" s0 g0 c0
     log "$name: -c $conns -d $DURATION (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    s0="$(ticks "$SERVE_PID")"; g0="$(ticks "$GATEWAY_PID")"
+    s0="$(ticks "$SERVE_PID")"; g0="$(ticks "$GATEWAY_PID")"; c0="$(cpu_ticks)"
     "$LOADTEST" -c "$conns" -d "$DURATION" --warmup "$WARMUP" -t 1 --rows 1 --timeout 30s \
         --body-file "$body" \
         --label "$name" --json-out "$OUT/$name.json" -q "$url" >&2
-    # CPU seconds of the server and of the gateway during the run (warm-up included).
-    echo "$(( $(ticks "$SERVE_PID") - s0 )) $(( $(ticks "$GATEWAY_PID") - g0 )) $(getconf CLK_TCK)" >"$OUT/$name.cpu"
+    # CPU seconds of the server and of the gateway during the run (warm-up included), and the share
+    # of the machine's CPU time the hypervisor stole meanwhile.
+    echo "$(( $(ticks "$SERVE_PID") - s0 )) $(( $(ticks "$GATEWAY_PID") - g0 )) $(getconf CLK_TCK) $(steal_percent "$c0" "$(cpu_ticks)")" >"$OUT/$name.cpu"
 }
 for r in $(seq "$ROUNDS"); do
     load "direct-c16-r$r" 16 "$DIRECT_URL" "$WORK/direct.json"
@@ -168,16 +171,17 @@ for r in range(1, rounds + 1):
 print()
 print("CPU per request at 16 connections (from /proc/<pid>/stat over the run incl. warm-up, divided by the measured requests x (warm-up + duration) / duration):")
 print()
-print("| round | server alone: server CPU/req | via gateway: server CPU/req | via gateway: gateway CPU/req |")
-print("|---|---|---|---|")
+print("| round | server alone: server CPU/req | via gateway: server CPU/req | via gateway: gateway CPU/req | CPU steal (alone / via gateway) |")
+print("|---|---|---|---|---|")
 for r in range(1, rounds + 1):
     row = []
     for k in ("direct-c16", "gateway-c16"):
         x = rep(f"{k}-r{r}")
-        s_t, g_t, hz = (int(v) for v in open(f"{out}/{k}-r{r}.cpu").read().split())
+        s_t, g_t, hz, steal = open(f"{out}/{k}-r{r}.cpu").read().split()
+        s_t, g_t, hz = int(s_t), int(g_t), int(hz)
         n = x["requests"] * (x["warmup_s"] + x["duration_s"]) / x["duration_s"]
-        row.append((s_t / hz / n * 1e6, g_t / hz / n * 1e6))
-    print(f"| {r} | {row[0][0]:.1f} µs | {row[1][0]:.1f} µs | {row[1][1]:.1f} µs |")
+        row.append((s_t / hz / n * 1e6, g_t / hz / n * 1e6, steal))
+    print(f"| {r} | {row[0][0]:.1f} µs | {row[1][0]:.1f} µs | {row[1][1]:.1f} µs | {row[0][2]}% / {row[1][2]}% |")
 for b in bad:
     print(f"- FAILED REQUESTS: {b}")
 sys.exit(1 if bad else 0)
