@@ -305,21 +305,6 @@ async fn reloads_under_load_fail_no_request_and_a_failed_reload_keeps_the_old_ve
     server.shutdown_and_wait().await;
 }
 
-/// Polls an async condition.
-async fn until_async<F, Fut>(mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..2000 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("the condition never held");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_that_cannot_load_fails_the_start_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();

@@ -327,21 +327,6 @@ async fn request_bodies_share_the_in_flight_budget() {
     server.shutdown_and_wait().await;
 }
 
-/// Polls the async `cond` until it holds (bounded; fails otherwise).
-async fn until_async<F, Fut>(mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..2000 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("the condition never held");
-}
-
 /// Which thread computed each call: (model tag, thread name).
 type Calls = Arc<Mutex<Vec<(String, String)>>>;
 
