@@ -547,9 +547,10 @@ impl<'b> Scan<'b> {
         Some(Value::Array(dims))
     }
 
-    /// A V2 request with only `id` (a plain string or null) and `inputs` whose entries hold only `name`,
-    /// `shape`, `datatype` (a float one: FP16, BF16, FP32, FP64) and `data` as a list of numbers; any
-    /// other key or form gives up (the serde-based reader reads those).
+    /// A V2 request with only `id` (a plain string or null), `inputs` whose entries hold only `name`,
+    /// `shape`, `datatype` (a float one: FP16, BF16, FP32, FP64) and `data` as a list of numbers, and
+    /// `outputs` in the plain form of [`Scan::v2_outputs`] (what the gateway sends); any other key or
+    /// form gives up (the serde-based reader reads those).
     fn v2(body: &'b [u8]) -> Option<V2Request> {
         let mut s = Scan::new(body);
         if !s.eat(b'{') {
@@ -584,6 +585,7 @@ impl<'b> Scan<'b> {
                     }
                     req.inputs = Some(inputs);
                 }
+                "outputs" if req.outputs.is_none() => req.outputs = Some(s.v2_outputs()?),
                 _ => return None,
             }
             if s.eat(b',') {
@@ -596,6 +598,91 @@ impl<'b> Scan<'b> {
         }
         s.ws();
         (s.i == body.len()).then_some(req)
+    }
+
+    /// A V2 `outputs` list as the `Value` serde_json reads it: objects with a `name` string and optional
+    /// `parameters` whose values are booleans, strings or small non-negative integers (what the
+    /// gateway and tritonclient send); anything else, a repeated key included, gives up.
+    fn v2_outputs(&mut self) -> Option<Value> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        let mut outputs = Vec::with_capacity(1);
+        if self.eat(b']') {
+            return Some(Value::Array(outputs));
+        }
+        loop {
+            if !self.eat(b'{') {
+                return None;
+            }
+            let mut output = serde_json::Map::new();
+            loop {
+                let key = self.key()?;
+                let value = match key {
+                    "name" => Value::String(self.string()?.to_string()),
+                    "parameters" => self.flat_object()?,
+                    _ => return None,
+                };
+                if output.insert(key.to_string(), value).is_some() {
+                    return None;
+                }
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                return None;
+            }
+            outputs.push(Value::Object(output));
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b']') {
+                return Some(Value::Array(outputs));
+            }
+            return None;
+        }
+    }
+
+    /// An object whose values are `true`, `false`, plain strings or integers below 2^53 without sign,
+    /// fraction or exponent (see [`Scan::v2_outputs`]); empty objects included.
+    fn flat_object(&mut self) -> Option<Value> {
+        if !self.eat(b'{') {
+            return None;
+        }
+        let mut map = serde_json::Map::new();
+        if self.eat(b'}') {
+            return Some(Value::Object(map));
+        }
+        loop {
+            let key = self.key()?;
+            let value = if self.word(b"true") {
+                Value::Bool(true)
+            } else if self.word(b"false") {
+                Value::Bool(false)
+            } else if self.b.get(self.i) == Some(&b'"') {
+                Value::String(self.string()?.to_string())
+            } else {
+                let mut n = 0u64;
+                let start = self.i;
+                let len = self.digits(&mut n);
+                if len == 0 || len > 15 || (len > 1 && self.b[start] == b'0') {
+                    return None;
+                }
+                Value::from(n)
+            };
+            if map.insert(key.to_string(), value).is_some() {
+                return None;
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b'}') {
+                return Some(Value::Object(map));
+            }
+            return None;
+        }
     }
 
     /// One V2 input object (see [`Scan::v2`]).
@@ -1793,6 +1880,22 @@ mod tests {
             r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "parameters": {"binary_data_output": true}}"#.into(),
             r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "probabilities", "parameters": {"class_count": 2}}]}"#.into(),
             r#"{"inputs": [{"name": "X", "shape": [-1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            // `outputs` as the gateway and tritonclient write it, and forms the scanner must leave.
+            r#"{"id":"bench","inputs":[{"name":"X","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}],"outputs":[{"name":"label"}]}"#.into(),
+            r#"{"outputs": [ { "name" : "label" } , {"name": "probabilities", "parameters": {"binary_data": false, "class_count": 3, "x": "y"}} ], "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": []}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "name": "probabilities"}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {"a": 1, "a": 2}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {"a": -1, "b": 01, "c": 1.5, "d": null, "e": [1], "f": {"g": 1}}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {"a": 01}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {"a": truex}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label", "parameters": {"a": 9007199254740993}}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": 5}]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label"},]}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "label"}], "outputs": []}"#.into(),
+            r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "l\u0061bel"}]}"#.into(),
             r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [[1], [2]]}]}"#.into(),
             r#"{"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP32", "data": [[1, 2], [3]]}]}"#.into(),
             r#"{"inputs": [{"name": "a", "shape": [2], "datatype": "INT64", "data": [1, 2]}, {"name": "b", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]}"#.into(),
@@ -2001,6 +2104,11 @@ mod tests {
             let (input, _) = try_v2(v2_body.as_bytes(), &[], iris).expect("direct path");
             assert_eq!(input.tensors[0].shape(), &[n, 4]);
         }
+        // The gateway's upstream body (bench/gateway/run.sh's direct body) is read by the scanner.
+        let gateway = br#"{"id":"bench","inputs":[{"name":"X","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}],"outputs":[{"name":"label"}]}"#;
+        assert!(Scan::v2(gateway).is_some());
+        let (input, _) = try_v2(gateway, &[], iris).expect("direct path");
+        assert_eq!(input.rows, 1);
     }
 
     #[test]
