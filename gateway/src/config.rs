@@ -76,6 +76,10 @@ pub struct ServerConfig {
     /// Idle connections kept per upstream host. Default 64.
     #[serde(default = "default_pool_max_idle")]
     pub pool_max_idle_per_host: usize,
+    /// One access log line per predict request (request id, app, upstream, status, latency), buffered
+    /// and written in batches (see [`crate::access_log`]). Default true; `RUST_LOG=warn` also silences it.
+    #[serde(default = "default_true")]
+    pub access_log: bool,
 }
 
 fn default_body_limit() -> usize {
@@ -90,6 +94,9 @@ fn default_pool_idle_ms() -> u64 {
 fn default_pool_max_idle() -> usize {
     64
 }
+fn default_true() -> bool {
+    true
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -98,6 +105,7 @@ impl Default for ServerConfig {
             max_batch_rows: default_max_batch(),
             pool_idle_timeout_ms: default_pool_idle_ms(),
             pool_max_idle_per_host: default_pool_max_idle(),
+            access_log: true,
         }
     }
 }

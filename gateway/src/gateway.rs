@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, Semaphore};
 use tracing::{debug, info, warn};
 
+use crate::access_log::{AccessLog, AccessLogFormat, AccessRecord};
 use crate::auth::{Auth, AuthError};
 use crate::client::{parse_base_url, CallError, UpstreamClient};
 use crate::config::{AppConfig, GatewayConfig, MlflowFormat, Protocol, UpstreamConfig};
@@ -285,6 +286,7 @@ pub struct Gateway {
     rng: SplitRng,
     shadow_slots: Arc<Semaphore>,
     ids: RequestIds,
+    access_log: Option<AccessLog>,
 }
 
 /// A response body.
@@ -365,7 +367,25 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, GatewayError> {
 
 impl Gateway {
     /// Builds a gateway from a checked config (reads API keys from the environment where configured).
+    /// Its access log (unless `[server] access_log = false`) goes to stderr as text lines and follows
+    /// the `tracing` filter: see [`Self::with_access_log`].
     pub fn new(cfg: &GatewayConfig) -> Result<Arc<Self>, BuildError> {
+        Self::build(cfg, || AccessLog::stderr(AccessLogFormat::Text))
+    }
+
+    /// Builds a gateway whose access log is `access_log` (used unless `[server] access_log = false`;
+    /// built only then). The log is written out when the gateway stops serving and when it is dropped.
+    pub fn with_access_log(
+        cfg: &GatewayConfig,
+        access_log: impl FnOnce() -> AccessLog,
+    ) -> Result<Arc<Self>, BuildError> {
+        Self::build(cfg, access_log)
+    }
+
+    fn build(
+        cfg: &GatewayConfig,
+        access_log: impl FnOnce() -> AccessLog,
+    ) -> Result<Arc<Self>, BuildError> {
         cfg.check()?;
         let mut apps = Vec::new();
         let mut routes = HashMap::new();
@@ -387,6 +407,7 @@ impl Gateway {
             rng: SplitRng::new(),
             shadow_slots: Arc::new(Semaphore::new(MAX_SHADOW_IN_FLIGHT)),
             ids: RequestIds::new(),
+            access_log: cfg.server.access_log.then(access_log),
         }))
     }
 
@@ -420,14 +441,15 @@ impl Gateway {
             let upstream = upstream.as_deref().unwrap_or("none");
             self.metrics
                 .request(&app.name, upstream, status, started.elapsed());
-            info!(
-                request_id = %request_id,
-                app = %app.name,
-                upstream,
-                status,
-                latency_us = started.elapsed().as_micros() as u64,
-                "predict"
-            );
+            if let Some(log) = &self.access_log {
+                log.log(&AccessRecord {
+                    request_id: &request_id,
+                    app: &app.name,
+                    upstream,
+                    status,
+                    latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                });
+            }
             return resp;
         }
         let path = req.uri().path().to_string();
@@ -708,6 +730,10 @@ impl Gateway {
             _ = tokio::time::sleep(Duration::from_secs(10)) => {
                 warn!("connections still open after 10 s; closing");
             }
+        }
+        // Every finished request's line, now rather than at the next flush (blocking, briefly, once).
+        if let Some(log) = &self.access_log {
+            log.flush();
         }
         Ok(())
     }

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod output;
 pub mod protocol;
 pub mod routing;
 
+pub use access_log::{AccessLog, AccessLogFormat};
 pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use gateway::{App, BuildError, Gateway};

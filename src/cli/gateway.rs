@@ -37,7 +37,16 @@ pub struct GatewayArgs {
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let cfg = homeml_gateway::GatewayConfig::from_path(&args.config)
         .with_context(|| format!("loading {}", args.config.display()))?;
-    let gateway = homeml_gateway::Gateway::new(&cfg).context("building the gateway")?;
+    // The access log (`[server] access_log`, on by default) is buffered and written in batches, in the
+    // format of the other log lines; `RUST_LOG=warn` silences it like any info line.
+    let format = match crate::cli::logging::format() {
+        crate::cli::logging::LogFormat::Text => homeml_gateway::AccessLogFormat::Text,
+        crate::cli::logging::LogFormat::Json => homeml_gateway::AccessLogFormat::Json,
+    };
+    let gateway = homeml_gateway::Gateway::with_access_log(&cfg, || {
+        homeml_gateway::AccessLog::stderr(format)
+    })
+    .context("building the gateway")?;
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .or_else(|_| {

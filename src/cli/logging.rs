@@ -1,6 +1,7 @@
 //! tracing setup shared by every subcommand.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,10 +14,19 @@ pub enum LogFormat {
     Json,
 }
 
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The format [`init`] chose (text before it ran): for writers of their own, like the gateway's
+/// buffered access log, whose lines should look like the others.
+pub fn format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides the default `info` level. Colours only when
 /// stderr is a terminal: a file or a log collector gets plain lines (and formatting them costs less,
 /// which matters for the gateway's per-request access line).
 pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
