@@ -475,6 +475,36 @@ fn assemble_columns(
     cols: &[ColSpec],
     model: &ModelInfo,
 ) -> Result<InferInput, ApiError> {
+    match (float_matrix_casts(&payload, cols, model), payload) {
+        (
+            Some((col_dtype, input_dtype)),
+            Payload::Tensor(Data {
+                values: Values::Typed(t),
+                ..
+            }),
+        ) => {
+            let rows = t.rows();
+            // Float-to-float casts do not fail.
+            let tensor = t
+                .cast(col_dtype)
+                .and_then(|c| c.cast(input_dtype))
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            Ok(InferInput {
+                tensors: vec![tensor],
+                rows,
+            })
+        }
+        (_, payload) => by_column(payload, cols, model),
+    }
+}
+
+/// The general column path of [`assemble_columns`]: the payload as columns, each checked and cast to
+/// its signature type, then placed into the model's inputs.
+fn by_column(
+    payload: Payload<'_>,
+    cols: &[ColSpec],
+    model: &ModelInfo,
+) -> Result<InferInput, ApiError> {
     let (columns, rows) = payload_columns(payload, cols.len())?;
     let named = columns.iter().any(|c| c.name.is_some());
     // One slot per signature column.
@@ -537,6 +567,94 @@ fn assemble_columns(
     columns_to_inputs(typed, cols, rows, model)
 }
 
+/// The shortcut of [`assemble_columns`] for its most common request: an unnamed typed float matrix
+/// `[rows, ncols]` (`{"inputs": [[5.1, 3.5, 1.4, 0.2]]}` through the direct decoder) for a model whose
+/// signature columns all have one float type and whose one input is a float matrix that takes them all.
+/// The column path would split the matrix into columns, cast each to the columns' type and then to the
+/// input's, and weave them back; casting the whole matrix the same two ways gives the same tensor.
+/// Returns those two dtypes when the shortcut applies.
+fn float_matrix_casts(
+    payload: &Payload<'_>,
+    cols: &[ColSpec],
+    model: &ModelInfo,
+) -> Option<(DType, DType)> {
+    let Payload::Tensor(Data {
+        shape,
+        values: Values::Typed(t),
+    }) = payload
+    else {
+        return None;
+    };
+    let col_dtype = match cols.first()?.ty.dtype()? {
+        d @ (DType::F32 | DType::F64) if cols.iter().all(|c| c.ty.dtype() == Some(d)) => d,
+        _ => return None,
+    };
+    let Layout::Matrix(spec) = layout(cols, model) else {
+        return None;
+    };
+    let fits = matches!(spec.dtype, DType::F32 | DType::F64)
+        && matches!(t.dtype(), DType::F32 | DType::F64)
+        && matches!(t.shape(), [_, n] if *n == cols.len())
+        && shape.as_slice() == t.shape();
+    fits.then_some((col_dtype, spec.dtype))
+}
+
+/// How signature columns map onto the model's inputs.
+enum Layout<'m> {
+    /// One input per column, matched by name (`by_name`) or by position.
+    PerInput { by_name: bool },
+    /// The one input, a `[rows, ncols]` matrix holding every column in order.
+    Matrix(&'m IoSpec),
+    /// Neither: the model's inputs cannot take the columns (an error of the model, not the request).
+    Mismatch,
+}
+
+fn layout<'m>(cols: &[ColSpec], model: &'m ModelInfo) -> Layout<'m> {
+    let inputs = &model.inputs;
+    let col_index = |name: &str| cols.iter().position(|c| c.name.as_deref() == Some(name));
+    let by_name = !inputs.is_empty()
+        && inputs.iter().all(|spec| col_index(&spec.name).is_some())
+        && (inputs.len() > 1 || cols.len() == 1);
+    if by_name || (inputs.len() == cols.len() && inputs.len() > 1) {
+        return Layout::PerInput { by_name };
+    }
+    match inputs.as_slice() {
+        [spec]
+            if spec.shape.len() == 2
+                && (spec.shape[1] < 0 || spec.shape[1] as usize == cols.len()) =>
+        {
+            Layout::Matrix(spec)
+        }
+        _ => Layout::Mismatch,
+    }
+}
+
+/// One model input per signature column, matched by name or by position ([`Layout::PerInput`]).
+fn per_input(
+    mut typed: Vec<Option<Tensor>>,
+    cols: &[ColSpec],
+    rows: usize,
+    model: &ModelInfo,
+    by_name: bool,
+) -> Result<InferInput, ApiError> {
+    let col_index = |name: &str| cols.iter().position(|c| c.name.as_deref() == Some(name));
+    let mut tensors = Vec::with_capacity(model.inputs.len());
+    for (k, spec) in model.inputs.iter().enumerate() {
+        let i = if by_name {
+            col_index(&spec.name).unwrap_or(k)
+        } else {
+            k
+        };
+        let what = format!("column {:?}", col_name(&cols[i], i));
+        let column = typed
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or_else(|| ApiError::BadRequest(format!("missing {what}")))?;
+        tensors.push(column_for_input(column, spec, rows, &what)?);
+    }
+    Ok(InferInput { tensors, rows })
+}
+
 /// Places typed signature columns into the model's inputs.
 fn columns_to_inputs(
     typed: Vec<Option<Tensor>>,
@@ -545,43 +663,27 @@ fn columns_to_inputs(
     model: &ModelInfo,
 ) -> Result<InferInput, ApiError> {
     let inputs = &model.inputs;
-    let col_index = |name: &str| cols.iter().position(|c| c.name.as_deref() == Some(name));
-    let by_name = !inputs.is_empty()
-        && inputs.iter().all(|spec| col_index(&spec.name).is_some())
-        && (inputs.len() > 1 || cols.len() == 1);
-    if by_name || (inputs.len() == cols.len() && inputs.len() > 1) {
-        let mut typed = typed;
-        let mut tensors = Vec::with_capacity(inputs.len());
-        for (k, spec) in inputs.iter().enumerate() {
-            let i = if by_name {
-                col_index(&spec.name).unwrap_or(k)
-            } else {
-                k
+    let spec = match layout(cols, model) {
+        Layout::PerInput { by_name } => return per_input(typed, cols, rows, model, by_name),
+        Layout::Matrix(spec) => spec,
+        Layout::Mismatch => {
+            let [spec] = inputs.as_slice() else {
+                return Err(ApiError::Internal(format!(
+                    "the model's {} inputs ({}) do not match its {} signature columns",
+                    inputs.len(),
+                    names_list(inputs.iter().map(|s| s.name.clone())),
+                    cols.len()
+                )));
             };
-            let what = format!("column {:?}", col_name(&cols[i], i));
-            let column = typed
-                .get_mut(i)
-                .and_then(Option::take)
-                .ok_or_else(|| ApiError::BadRequest(format!("missing {what}")))?;
-            tensors.push(column_for_input(column, spec, rows, &what)?);
+            return Err(ApiError::Internal(format!(
+                "the model's input {:?} has shape {:?}, which cannot hold the signature's {} columns",
+                spec.name,
+                spec.shape,
+                cols.len()
+            )));
         }
-        return Ok(InferInput { tensors, rows });
-    }
-    let [spec] = inputs.as_slice() else {
-        return Err(ApiError::Internal(format!(
-            "the model's {} inputs ({}) do not match its {} signature columns",
-            inputs.len(),
-            names_list(inputs.iter().map(|s| s.name.clone())),
-            cols.len()
-        )));
     };
     let ncols = cols.len();
-    if spec.shape.len() != 2 || (spec.shape[1] >= 0 && spec.shape[1] as usize != ncols) {
-        return Err(ApiError::Internal(format!(
-            "the model's input {:?} has shape {:?}, which cannot hold the signature's {ncols} columns",
-            spec.name, spec.shape
-        )));
-    }
     let mut parts = Vec::with_capacity(ncols);
     for (i, (col, c)) in typed.into_iter().zip(cols).enumerate() {
         let what = format!("column {:?}", col_name(c, i));
@@ -859,6 +961,101 @@ mod tests {
                 params: None,
             }),
         )
+    }
+
+    #[test]
+    fn float_matrix_shortcut_equals_the_column_path() {
+        // Every combination the shortcut takes (column type x input dtype x data dtype x rows), with
+        // values that f32 rounds, overflows or keeps as NaN/inf: the same tensor as column by column.
+        let values = [
+            0.1,
+            5.1,
+            -0.0,
+            1e40,
+            -1e-50,
+            f64::NAN,
+            f64::INFINITY,
+            16_777_217.0,
+            3.5,
+        ];
+        let mut taken = 0;
+        for col_ty in [ColumnType::Double, ColumnType::Float] {
+            for input_dtype in [DType::F32, DType::F64] {
+                for width in [-1, 3] {
+                    let m = model(
+                        vec![IoSpec::new("X", input_dtype, vec![-1, width])],
+                        Some(Signature {
+                            inputs: Some(Schema::columns(&["a", "b", "c"], col_ty.clone())),
+                            outputs: None,
+                            params: None,
+                        }),
+                    );
+                    let cols = column_signature(&m).unwrap();
+                    for rows in [0, 1, 3] {
+                        let data = &values[..rows * 3];
+                        for t in [
+                            Tensor::new(vec![rows, 3], TensorData::F64(data.to_vec())).unwrap(),
+                            Tensor::new(
+                                vec![rows, 3],
+                                TensorData::F32(data.iter().map(|&x| x as f32).collect()),
+                            )
+                            .unwrap(),
+                        ] {
+                            let payload = || Payload::Tensor(Data::typed(t.clone()));
+                            assert!(float_matrix_casts(&payload(), cols, &m).is_some());
+                            taken += 1;
+                            let fast = assemble(payload(), &m).unwrap();
+                            let slow = by_column(payload(), cols, &m).unwrap();
+                            assert_eq!(fast.rows, slow.rows);
+                            assert_eq!(
+                                format!("{:?}", fast.tensors),
+                                format!("{:?}", slow.tensors),
+                                "{col_ty:?} {input_dtype:?} {t:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(taken, 2 * 2 * 2 * 3 * 2);
+        // And what it leaves: other widths, integer columns, mixed column types, named payloads.
+        let m = iris_cols();
+        let cols = column_signature(&m).unwrap();
+        let t4 = Tensor::new(vec![1, 4], TensorData::F64(vec![1.0; 4])).unwrap();
+        assert!(float_matrix_casts(&Payload::Tensor(Data::typed(t4)), cols, &m).is_none());
+        let ints = Tensor::new(vec![1, 3], TensorData::I64(vec![1; 3])).unwrap();
+        assert!(float_matrix_casts(&Payload::Tensor(Data::typed(ints)), cols, &m).is_none());
+        let t3 = Tensor::new(vec![1, 3], TensorData::F64(vec![1.0; 3])).unwrap();
+        let named = Payload::Named(vec![("X".into(), Data::typed(t3.clone()))]);
+        assert!(float_matrix_casts(&named, cols, &m).is_none());
+        let mixed = model(
+            vec![IoSpec::new("X", DType::F32, vec![-1, 3])],
+            Some(Signature {
+                inputs: Some(Schema::Columns(vec![
+                    ColSpec {
+                        name: Some("a".into()),
+                        ty: ColumnType::Double,
+                        required: true,
+                    },
+                    ColSpec {
+                        name: Some("b".into()),
+                        ty: ColumnType::Float,
+                        required: true,
+                    },
+                    ColSpec {
+                        name: Some("c".into()),
+                        ty: ColumnType::Long,
+                        required: true,
+                    },
+                ])),
+                outputs: None,
+                params: None,
+            }),
+        );
+        let mixed_cols = column_signature(&mixed).unwrap();
+        assert!(
+            float_matrix_casts(&Payload::Tensor(Data::typed(t3)), mixed_cols, &mixed).is_none()
+        );
     }
 
     fn frame<'a>(names: &[&str], data: &'a [Value]) -> Payload<'a> {
