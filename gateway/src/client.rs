@@ -533,7 +533,14 @@ impl Conn {
     async fn read_head(&mut self, head_only: bool) -> Result<(Head, usize), RoundtripError> {
         let mut start = 0;
         loop {
-            if let Some((head, len)) = parse_head(&self.buf[start..], head_only)? {
+            // Nothing buffered yet (the usual first pass: the answer has not been read) is nothing
+            // to parse.
+            let parsed = if self.buf.len() > start {
+                parse_head(&self.buf[start..], head_only)?
+            } else {
+                None
+            };
+            if let Some((head, len)) = parsed {
                 match head {
                     Some(head) => return Ok((head, start + len)),
                     None => {

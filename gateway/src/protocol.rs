@@ -43,28 +43,6 @@ impl InputDatatype {
     }
 }
 
-/// Row-major values serialized in the tensor's datatype.
-struct TensorData<'a> {
-    values: &'a [f64],
-    datatype: InputDatatype,
-}
-
-impl Serialize for TensorData<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.values.len()))?;
-        for &v in self.values {
-            match self.datatype {
-                InputDatatype::Fp32 => seq.serialize_element(&finite_or_none(v as f32))?,
-                InputDatatype::Fp64 => seq.serialize_element(&(v.is_finite().then_some(v)))?,
-                InputDatatype::Int32 => seq.serialize_element(&(v as i32))?,
-                InputDatatype::Int64 => seq.serialize_element(&(v as i64))?,
-            }
-        }
-        seq.end()
-    }
-}
-
 fn finite_or_none(v: f32) -> Option<f32> {
     v.is_finite().then_some(v)
 }
@@ -89,27 +67,6 @@ impl Serialize for Matrix<'_> {
     }
 }
 
-#[derive(Serialize)]
-struct V2Input<'a> {
-    name: &'a str,
-    shape: [usize; 2],
-    datatype: &'static str,
-    data: TensorData<'a>,
-}
-
-#[derive(Serialize)]
-struct V2Output<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct V2Request<'a> {
-    id: &'a str,
-    inputs: [V2Input<'a>; 1],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    outputs: Vec<V2Output<'a>>,
-}
-
 /// Builds a KServe V2 infer body: one `[rows, width]` tensor named `input_name`; `outputs` asks for
 /// those outputs only (empty: all). Non-finite values (an optional float left out) are sent as null.
 pub fn v2_request_body(
@@ -119,21 +76,61 @@ pub fn v2_request_body(
     request_id: &str,
     outputs: &[&str],
 ) -> Vec<u8> {
-    let req = V2Request {
-        id: request_id,
-        inputs: [V2Input {
-            name: input_name,
-            shape: [rows.len(), rows.width],
-            datatype: datatype.as_str(),
-            data: TensorData {
-                values: &rows.values,
-                datatype,
-            },
-        }],
-        outputs: outputs.iter().map(|name| V2Output { name }).collect(),
-    };
-    // Serializing plain structs of numbers and strings into a Vec cannot fail.
-    serde_json::to_vec(&req).unwrap_or_default()
+    // Written by hand into one buffer of the right size (serde's derive grew it and went through
+    // more layers; bytes identical, see the tests).
+    let mut out = Vec::with_capacity(
+        80 + request_id.len()
+            + input_name.len()
+            + 20 * rows.values.len()
+            + outputs.iter().map(|o| o.len() + 12).sum::<usize>(),
+    );
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(&mut out, request_id);
+    out.extend_from_slice(b",\"inputs\":[{\"name\":");
+    push_json_str(&mut out, input_name);
+    out.extend_from_slice(b",\"shape\":[");
+    push_json(&mut out, &rows.len());
+    out.push(b',');
+    push_json(&mut out, &rows.width);
+    out.extend_from_slice(b"],\"datatype\":\"");
+    out.extend_from_slice(datatype.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"data\":[");
+    for (i, &v) in rows.values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match datatype {
+            InputDatatype::Fp32 => push_json(&mut out, &finite_or_none(v as f32)),
+            InputDatatype::Fp64 => push_json(&mut out, &v.is_finite().then_some(v)),
+            InputDatatype::Int32 => push_json(&mut out, &(v as i32)),
+            InputDatatype::Int64 => push_json(&mut out, &(v as i64)),
+        }
+    }
+    out.extend_from_slice(b"]}]");
+    if !outputs.is_empty() {
+        out.extend_from_slice(b",\"outputs\":[");
+        for (i, name) in outputs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"name\":");
+            push_json_str(&mut out, name);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+    out
+}
+
+/// Appends `v` as JSON (numbers, `null`): writing into a Vec cannot fail.
+fn push_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// Appends a JSON string.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    push_json(out, s);
 }
 
 /// Builds an MLflow scoring body: `{"inputs": [[...]]}` or
@@ -360,9 +357,19 @@ impl<'de> serde::Deserialize<'de> for FlatData {
 }
 
 /// Reads a KServe V2 infer answer.
+///
+/// Plain answers (what `homeml serve` and other V2 servers send: no escapes in strings, numeric data)
+/// are read by a small scanner ([`fast_v2`]); anything else, every malformed answer included, goes
+/// through serde, whose answers and error messages are the reference (the tests compare both).
 pub fn parse_v2_answer(body: &[u8]) -> Result<Answer, String> {
-    let a: V2Answer =
-        serde_json::from_slice(body).map_err(|e| format!("not a V2 infer answer: {e}"))?;
+    let a = match fast_v2::parse(body) {
+        Some(a) => a,
+        None => serde_json::from_slice(body).map_err(|e| format!("not a V2 infer answer: {e}"))?,
+    };
+    v2_answer(a)
+}
+
+fn v2_answer(a: V2Answer) -> Result<Answer, String> {
     let mut outputs = Vec::with_capacity(a.outputs.len());
     for o in a.outputs {
         let data = o.data.0.map_err(|e| format!("output {}: {e}", o.name))?;
@@ -390,6 +397,350 @@ pub fn parse_v2_answer(body: &[u8]) -> Result<Answer, String> {
         model_version: a.model_version,
         outputs,
     })
+}
+
+/// A scanner for the common shape of V2 answers: returns `None` (and leaves the answer to serde)
+/// whenever it meets anything it does not handle exactly as serde would: escapes, control or
+/// non-ASCII characters in strings, string data, duplicate or missing fields, numbers out of range, deep
+/// nesting, trailing bytes, or plain bad JSON.
+mod fast_v2 {
+    use super::{FlatData, OutputData, V2Answer, V2AnswerOutput};
+
+    const MAX_DEPTH: usize = 32;
+
+    struct Scanner<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    pub(super) fn parse(body: &[u8]) -> Option<V2Answer> {
+        let mut s = Scanner { b: body, i: 0 };
+        let a = s.answer()?;
+        s.ws();
+        (s.i == s.b.len()).then_some(a)
+    }
+
+    impl<'a> Scanner<'a> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+                self.i += 1;
+            }
+        }
+
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.b.get(self.i).copied()
+        }
+
+        fn eat(&mut self, c: u8) -> Option<()> {
+            (self.peek()? == c).then(|| self.i += 1)
+        }
+
+        /// The bytes of a string of printable ASCII without escapes (anything else goes to serde):
+        /// keys and skipped strings need no UTF-8 check then.
+        fn raw_str(&mut self) -> Option<&'a [u8]> {
+            self.eat(b'"')?;
+            let rest = &self.b[self.i..];
+            let len = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))?;
+            if rest[len] != b'"' {
+                return None;
+            }
+            self.i += len + 1;
+            Some(&rest[..len])
+        }
+
+        /// A string value (printable ASCII, no escapes).
+        fn string(&mut self) -> Option<String> {
+            std::str::from_utf8(self.raw_str()?).ok().map(str::to_owned)
+        }
+
+        /// The text of a JSON number and whether it is an integer literal.
+        fn number_text(&mut self) -> Option<(&'a str, bool)> {
+            self.ws();
+            let start = self.i;
+            let digits = |s: &mut Self| {
+                let from = s.i;
+                while s.b.get(s.i).is_some_and(u8::is_ascii_digit) {
+                    s.i += 1;
+                }
+                s.i > from
+            };
+            if self.b.get(self.i) == Some(&b'-') {
+                self.i += 1;
+            }
+            let int_start = self.i;
+            if !digits(self) || (self.b[int_start] == b'0' && self.i - int_start > 1) {
+                return None;
+            }
+            let mut integer = true;
+            if self.b.get(self.i) == Some(&b'.') {
+                self.i += 1;
+                integer = false;
+                if !digits(self) {
+                    return None;
+                }
+            }
+            if let Some(b'e' | b'E') = self.b.get(self.i) {
+                self.i += 1;
+                integer = false;
+                if let Some(b'+' | b'-') = self.b.get(self.i) {
+                    self.i += 1;
+                }
+                if !digits(self) {
+                    return None;
+                }
+            }
+            // ASCII by construction.
+            let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+            Some((text, integer))
+        }
+
+        /// A number as serde_json hands it to a visitor and `FlatVisitor` stores it: integers as
+        /// u64/i64 (then f64), others (and integers too large for those) as correctly rounded f64.
+        fn number(&mut self) -> Option<f64> {
+            let (text, integer) = self.number_text()?;
+            let v = if integer {
+                if text.starts_with('-') {
+                    // `-0` is -0.0 for serde_json (the differential tests below check these).
+                    text.parse::<i64>()
+                        .map(|v| if v == 0 { -0.0 } else { v as f64 })
+                        .ok()
+                } else {
+                    text.parse::<u64>().map(|v| v as f64).ok()
+                }
+            } else {
+                None
+            };
+            let v = match v {
+                Some(v) => v,
+                None => text.parse::<f64>().ok()?,
+            };
+            // serde_json refuses numbers out of f64's range.
+            v.is_finite().then_some(v)
+        }
+
+        fn literal(&mut self, word: &[u8]) -> Option<()> {
+            self.ws();
+            if self.b.get(self.i..self.i + word.len())? == word {
+                self.i += word.len();
+                Some(())
+            } else {
+                None
+            }
+        }
+
+        /// `"..."` or `null`.
+        fn opt_string(&mut self) -> Option<Option<String>> {
+            if self.peek()? == b'n' {
+                self.literal(b"null")?;
+                Some(None)
+            } else {
+                Some(Some(self.string()?))
+            }
+        }
+
+        /// Any value, skipped (strings under the same rules as [`Self::str`]).
+        fn skip(&mut self, depth: usize) -> Option<()> {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            match self.peek()? {
+                b'"' => self.raw_str().map(drop),
+                b'{' => {
+                    self.i += 1;
+                    if self.peek()? == b'}' {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    loop {
+                        self.raw_str()?;
+                        self.eat(b':')?;
+                        self.skip(depth + 1)?;
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b'}' => {
+                                self.i += 1;
+                                return Some(());
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                b'[' => {
+                    self.i += 1;
+                    if self.peek()? == b']' {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    loop {
+                        self.skip(depth + 1)?;
+                        match self.peek()? {
+                            b',' => self.i += 1,
+                            b']' => {
+                                self.i += 1;
+                                return Some(());
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                b't' => self.literal(b"true"),
+                b'f' => self.literal(b"false"),
+                b'n' => self.literal(b"null"),
+                _ => self.number().map(drop),
+            }
+        }
+
+        /// `{ ... }` calling `field(self, key)` for each key; the callback reads the value.
+        fn object(
+            &mut self,
+            mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+        ) -> Option<()> {
+            self.eat(b'{')?;
+            if self.peek()? == b'}' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                let key = self.raw_str()?;
+                self.eat(b':')?;
+                field(self, key)?;
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// `[ ... ]` calling `item(self)` for each element.
+        fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+            self.eat(b'[')?;
+            if self.peek()? == b']' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                item(self)?;
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b']' => {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        /// Output data, nested lists flattened: numbers, booleans (0/1) and nulls (NaN) only.
+        fn data(&mut self, out: &mut Vec<f64>, depth: usize) -> Option<()> {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            match self.peek()? {
+                b'[' => self.array(|s| s.data(out, depth + 1)),
+                b't' => {
+                    self.literal(b"true")?;
+                    out.push(1.0);
+                    Some(())
+                }
+                b'f' => {
+                    self.literal(b"false")?;
+                    out.push(0.0);
+                    Some(())
+                }
+                b'n' => {
+                    self.literal(b"null")?;
+                    out.push(f64::NAN);
+                    Some(())
+                }
+                b'-' | b'0'..=b'9' => {
+                    out.push(self.number()?);
+                    Some(())
+                }
+                _ => None,
+            }
+        }
+
+        fn output(&mut self) -> Option<V2AnswerOutput> {
+            let mut name = None;
+            let mut shape: Option<Vec<i64>> = None;
+            let mut data: Option<Vec<f64>> = None;
+            self.object(|s, key| match key {
+                b"name" if name.is_none() => {
+                    name = Some(s.string()?);
+                    Some(())
+                }
+                b"shape" if shape.is_none() => {
+                    let mut dims = Vec::with_capacity(2);
+                    s.array(|s| {
+                        let (text, integer) = s.number_text()?;
+                        // serde_json reads `-0` as a float, not an i64.
+                        dims.push(
+                            text.parse::<i64>()
+                                .ok()
+                                .filter(|_| integer && text != "-0")?,
+                        );
+                        Some(())
+                    })?;
+                    shape = Some(dims);
+                    Some(())
+                }
+                b"data" if data.is_none() => {
+                    let mut values = Vec::new();
+                    // A bare value (not a list) is what serde's FlatVisitor accepts too.
+                    s.data(&mut values, 0)?;
+                    data = Some(values);
+                    Some(())
+                }
+                b"name" | b"shape" | b"data" => None,
+                _ => s.skip(1),
+            })?;
+            Some(V2AnswerOutput {
+                name: name?,
+                shape: shape.unwrap_or_default(),
+                data: FlatData(Ok(OutputData::Numbers(data?))),
+            })
+        }
+
+        fn answer(&mut self) -> Option<V2Answer> {
+            let mut model_name = None;
+            let mut model_version = None;
+            let mut outputs = None;
+            self.object(|s, key| match key {
+                b"model_name" if model_name.is_none() => {
+                    model_name = Some(s.opt_string()?);
+                    Some(())
+                }
+                b"model_version" if model_version.is_none() => {
+                    model_version = Some(s.opt_string()?);
+                    Some(())
+                }
+                b"outputs" if outputs.is_none() => {
+                    let mut list = Vec::with_capacity(2);
+                    s.array(|s| {
+                        list.push(s.output()?);
+                        Some(())
+                    })?;
+                    outputs = Some(list);
+                    Some(())
+                }
+                b"model_name" | b"model_version" | b"outputs" => None,
+                _ => s.skip(1),
+            })?;
+            Some(V2Answer {
+                model_name: model_name.flatten(),
+                model_version: model_version.flatten(),
+                outputs: outputs?,
+            })
+        }
+    }
 }
 
 /// Reads an MLflow scoring answer: `{"predictions": [...]}` (one output named `predictions`),
@@ -477,6 +828,131 @@ mod tests {
         }
     }
 
+    // The serde structs v2_request_body replaced: its bytes must stay what they wrote.
+    /// Row-major values serialized in the tensor's datatype.
+    struct TensorData<'a> {
+        values: &'a [f64],
+        datatype: InputDatatype,
+    }
+
+    impl Serialize for TensorData<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut seq = s.serialize_seq(Some(self.values.len()))?;
+            for &v in self.values {
+                match self.datatype {
+                    InputDatatype::Fp32 => seq.serialize_element(&finite_or_none(v as f32))?,
+                    InputDatatype::Fp64 => seq.serialize_element(&(v.is_finite().then_some(v)))?,
+                    InputDatatype::Int32 => seq.serialize_element(&(v as i32))?,
+                    InputDatatype::Int64 => seq.serialize_element(&(v as i64))?,
+                }
+            }
+            seq.end()
+        }
+    }
+
+    #[derive(Serialize)]
+    struct V2Input<'a> {
+        name: &'a str,
+        shape: [usize; 2],
+        datatype: &'static str,
+        data: TensorData<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct V2Output<'a> {
+        name: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct V2Request<'a> {
+        id: &'a str,
+        inputs: [V2Input<'a>; 1],
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        outputs: Vec<V2Output<'a>>,
+    }
+
+    fn v2_body_via_serde(
+        rows: &Rows,
+        input_name: &str,
+        datatype: InputDatatype,
+        request_id: &str,
+        outputs: &[&str],
+    ) -> Vec<u8> {
+        serde_json::to_vec(&V2Request {
+            id: request_id,
+            inputs: [V2Input {
+                name: input_name,
+                shape: [rows.len(), rows.width],
+                datatype: datatype.as_str(),
+                data: TensorData {
+                    values: &rows.values,
+                    datatype,
+                },
+            }],
+            outputs: outputs.iter().map(|name| V2Output { name }).collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn v2_bodies_are_byte_for_byte_what_serde_wrote() {
+        let wide = Rows {
+            values: vec![
+                0.0,
+                -0.0,
+                1e-300,
+                1e300,
+                3.4e39,
+                -2.5,
+                f64::INFINITY,
+                123456789.125,
+                f64::NEG_INFINITY,
+                0.1,
+                7.0,
+                f64::NAN,
+            ],
+            width: 3,
+            single: false,
+        };
+        let one = Rows {
+            values: vec![5.1, 3.5, 1.4, 0.2],
+            width: 4,
+            single: true,
+        };
+        let empty = Rows {
+            values: vec![],
+            width: 4,
+            single: false,
+        };
+        for rows in [&rows(), &wide, &one, &empty] {
+            for dt in [
+                InputDatatype::Fp32,
+                InputDatatype::Fp64,
+                InputDatatype::Int32,
+                InputDatatype::Int64,
+            ] {
+                for (name, id, outputs) in [
+                    ("X", "rid", &["label"][..]),
+                    (
+                        "float_input",
+                        "0123456789abcdef0123456789abcdef",
+                        &["label", "probabilities"][..],
+                    ),
+                    ("in\"put\\", "r\"i\\d\u{1}é", &[][..]),
+                    ("", "", &["a\"b"][..]),
+                ] {
+                    assert_eq!(
+                        String::from_utf8(v2_request_body(rows, name, dt, id, outputs)).unwrap(),
+                        String::from_utf8(v2_body_via_serde(rows, name, dt, id, outputs)).unwrap(),
+                        "{dt:?} {name:?} {id:?} {outputs:?} {:?}",
+                        rows.values
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn builds_v2_bodies() {
         let body = v2_request_body(&rows(), "X", InputDatatype::Fp32, "rid", &["label"]);
@@ -528,6 +1004,125 @@ mod tests {
         assert_eq!(a.outputs[1].data.len(), 6);
         assert!(parse_v2_answer(br#"{"outputs":[{"name":"l","shape":[3],"data":[1]}]}"#).is_err());
         assert!(parse_v2_answer(b"nope").is_err());
+    }
+
+    /// The reference: serde for every answer.
+    fn v2_via_serde(body: &[u8]) -> Result<Answer, String> {
+        serde_json::from_slice::<V2Answer>(body)
+            .map_err(|e| format!("not a V2 infer answer: {e}"))
+            .and_then(v2_answer)
+    }
+
+    /// Debug text: compares NaN and the sign of zero too.
+    fn same(body: &[u8]) {
+        assert_eq!(
+            format!("{:?}", parse_v2_answer(body)),
+            format!("{:?}", v2_via_serde(body)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    const PLAIN_ANSWERS: &[&str] = &[
+        r#"{"model_name":"iris-classifier","model_version":"1","id":"0123456789abcdef0123456789abcdef","outputs":[{"name":"label","datatype":"INT64","shape":[1],"data":[0]}]}"#,
+        r#"{"model_name":"iris","model_version":"2","id":"x","outputs":[
+            {"name":"label","shape":[2],"datatype":"INT64","data":[0,2]},
+            {"name":"probabilities","shape":[2,3],"datatype":"FP32","data":[[0.9,0.05,0.05],[0.1,0.1,0.8]]}]}"#,
+        r#" { "outputs" : [ { "data" : [ true , false , null , -0 , -0.0 , 1e-400 , 1.5E+3 , 18446744073709551616 , -9223372036854775809 , 123456789012345678 ] , "name" : "o" , "parameters" : { "a" : [ 1 , { "b" : null } ] } } ] , "model_name" : null , "parameters" : {} } "#,
+        r#"{"outputs":[{"name":"l","data":7,"shape":[]}],"model_version":null}"#,
+        r#"{"outputs":[{"name":"l","shape":[-1,2],"data":[]}]}"#,
+        r#"{"outputs":[]}"#,
+        r#"{"outputs":[{"name":"l","shape":[3],"data":[1]}]}"#,
+    ];
+
+    #[test]
+    fn plain_v2_answers_take_the_fast_path_and_read_as_serde_reads_them() {
+        for a in PLAIN_ANSWERS {
+            assert!(fast_v2::parse(a.as_bytes()).is_some(), "{a}");
+            same(a.as_bytes());
+        }
+    }
+
+    #[test]
+    fn other_v2_answers_read_as_serde_reads_them() {
+        let cases = [
+            "",
+            "null",
+            "[]",
+            "{}",
+            r#"{"outputs":[{"name":"l","data":["a","b"],"shape":[2]}]}"#,
+            r#"{"outputs":[{"name":"l","data":["a",1],"shape":[2]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1],"shape":[1]}],"outputs":[]}"#,
+            r#"{"outputs":[{"name":"l","name":"m","data":[1]}]}"#,
+            r#"{"outputs":[{"name":"l\u0061","data":[1]}]}"#,
+            r#"{"outputs":[{"n\u0061me":"l","data":[1]}]}"#,
+            r#"{"model_name":"a\"b","outputs":[{"name":"l","data":[1]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1e400]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[01]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1.]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[-]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[+1]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1],"shape":[1.0]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1],"shape":[9223372036854775808]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1],"shape":null}]}"#,
+            r#"{"outputs":[{"name":"l","data":[-0],"shape":[-0]}]}"#,
+            r#"{"outputs":[{"name":"l","data":{}}]}"#,
+            r#"{"outputs":[{"name":"l"}]}"#,
+            r#"{"outputs":[{"data":[1]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[1]}],}"#,
+            r#"{"outputs":[{"name":"l","data":[1]}]} x"#,
+            r#"{"outputs":[{"name":"l","data":[1]}]"#,
+            r#"{"model_name":5,"outputs":[]}"#,
+            r#"{"x":"a\qb","outputs":[]}"#,
+            "{\"x\":\"a\u{1}b\",\"outputs\":[]}",
+            r#"{"outputs":[{"name":"l","data":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[tru]}]}"#,
+            r#"{"outputs":[{"name":"l","data":[nulll]}]}"#,
+        ];
+        for c in cases {
+            same(c.as_bytes());
+        }
+        // Non-ASCII text is left to serde (which reads or refuses it).
+        same(
+            "{\"model_name\":\"café\",\"x\":\"é\",\"outputs\":[{\"name\":\"l\",\"data\":[1]}]}"
+                .as_bytes(),
+        );
+        same(b"{\"x\":\"\xff\",\"outputs\":[]}");
+        same(b"{\"model_name\":\"\xc3\",\"outputs\":[]}");
+    }
+
+    #[test]
+    fn mutated_v2_answers_read_as_serde_reads_them() {
+        // Deterministic random edits of plain answers: wherever the scanner accepts one, serde must
+        // read the same answer; wherever serde refuses one, the scanner must have left it to serde.
+        const ALPHABET: &[u8] = br#"{}[]",:0123456789.eE-+ ntrufalse\x"#;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut fast = 0;
+        for a in PLAIN_ANSWERS {
+            for _ in 0..1500 {
+                let mut b = a.as_bytes().to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(b.len() + 1);
+                    match next(3) {
+                        0 if at < b.len() => {
+                            b.remove(at);
+                        }
+                        1 if at < b.len() => b[at] = ALPHABET[next(ALPHABET.len())],
+                        _ => b.insert(at, ALPHABET[next(ALPHABET.len())]),
+                    }
+                }
+                fast += usize::from(fast_v2::parse(&b).is_some());
+                same(&b);
+            }
+        }
+        // Some edits keep the answer plain (a digit for a digit): the fast path was exercised.
+        assert!(fast > 100, "{fast}");
     }
 
     #[test]
