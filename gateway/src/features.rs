@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::config::{FeatureConfig, FeatureType};
 use crate::error::GatewayError;
+use crate::scan::Scanner;
 
 /// A validated batch: `rows` rows of `width` values, row-major, in the app's feature order.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +138,81 @@ impl FeatureSet {
                 message: "expected an object of features or a list of them".into(),
             }),
         }
+    }
+
+    /// Reads a plain request body straight from its bytes, without a `serde_json::Value` tree: an
+    /// object (or a non-empty list of at most `max_rows` objects) of float features only, each key a
+    /// feature at most once (printable ASCII, no escapes), each value a number within its bounds,
+    /// absent features with a fill value. `None` for anything else, valid or not: then parse the body
+    /// and call [`Self::validate`], whose rows (and errors) are the reference; where this returns
+    /// rows, `validate` returns the same (the tests compare both).
+    pub fn validate_plain(&self, body: &[u8]) -> Option<Rows> {
+        let width = self.features.len();
+        if width > 128 || self.features.iter().any(|f| f.kind != FeatureType::Float) {
+            return None;
+        }
+        let mut s = Scanner::new(body);
+        let rows = match s.peek()? {
+            b'{' => {
+                let mut values = Vec::with_capacity(width);
+                self.plain_row(&mut s, &mut values)?;
+                Rows {
+                    values,
+                    width,
+                    single: true,
+                }
+            }
+            b'[' => {
+                let mut values = Vec::with_capacity(width * 4);
+                let mut n = 0usize;
+                s.array(|s| {
+                    n += 1;
+                    if n > self.max_rows {
+                        return None;
+                    }
+                    self.plain_row(s, &mut values)
+                })?;
+                if n == 0 {
+                    return None;
+                }
+                Rows {
+                    values,
+                    width,
+                    single: false,
+                }
+            }
+            _ => return None,
+        };
+        s.end().then_some(rows)
+    }
+
+    fn plain_row(&self, s: &mut Scanner<'_>, out: &mut Vec<f64>) -> Option<()> {
+        let start = out.len();
+        out.resize(start + self.features.len(), f64::NAN);
+        let mut seen = 0u128;
+        s.object(|s, key| {
+            let k = self
+                .features
+                .iter()
+                .position(|f| f.name.as_bytes() == key)?;
+            if seen & (1 << k) != 0 {
+                return None;
+            }
+            seen |= 1 << k;
+            let x = s.number()?;
+            let f = &self.features[k];
+            if f.min.is_some_and(|lo| x < lo) || f.max.is_some_and(|hi| x > hi) {
+                return None;
+            }
+            out[start + k] = x;
+            Some(())
+        })?;
+        for (k, fill) in self.fill.iter().enumerate() {
+            if seen & (1 << k) == 0 {
+                out[start + k] = (*fill)?;
+            }
+        }
+        Some(())
     }
 
     fn push_row(
@@ -292,6 +368,116 @@ mod tests {
             Err(GatewayError::Validation { field, message }) => (field, message),
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    fn iris() -> FeatureSet {
+        let fs = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+            .iter()
+            .map(|n| {
+                let mut f = feature(n, FeatureType::Float);
+                f.min = Some(0.0);
+                f.max = Some(30.0);
+                f
+            })
+            .collect::<Vec<_>>();
+        let mut fs = fs;
+        fs[3].required = false;
+        fs[3].default = Some(toml::Value::Float(1.0));
+        let mut opt = feature("note", FeatureType::Float);
+        opt.required = false;
+        fs.push(opt);
+        FeatureSet::new(fs, 3).unwrap()
+    }
+
+    /// Where the plain reader gives rows, validating the parsed body gives the same rows.
+    fn same(set: &FeatureSet, body: &[u8]) -> bool {
+        let fast = set.validate_plain(body);
+        if let Some(rows) = &fast {
+            let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
+                panic!("plain reader took {}: {e}", String::from_utf8_lossy(body))
+            });
+            assert_eq!(
+                format!("{:?}", Ok::<_, String>(rows)),
+                format!("{:?}", set.validate(&v).map_err(|e| e.to_string())),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        fast.is_some()
+    }
+
+    const PLAIN_BODIES: &[&str] = &[
+        r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}"#,
+        r#" { "petal_width" : 2 , "sepal_length" : 6.5E0 , "petal_length" : 5.0 , "sepal_width" : 3 } "#,
+        r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4}"#,
+        r#"{"sepal_length":0,"sepal_width":-0,"petal_length":30,"petal_width":1e-400,"note":-7}"#,
+        r#"[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2},{"sepal_length":7.7,"sepal_width":2.6,"petal_length":6.9}]"#,
+    ];
+
+    #[test]
+    fn plain_bodies_are_read_directly_as_validate_reads_them() {
+        let set = iris();
+        for b in PLAIN_BODIES {
+            assert!(same(&set, b.as_bytes()), "{b}");
+        }
+        // Left to serde + validate (errors, or forms the plain reader does not take).
+        for b in [
+            "",
+            "{}",
+            "[]",
+            r#"[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4},{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4},{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4},{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4}]"#,
+            r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"sepal_length":5.1}"#,
+            r#"{"sepal_length":50,"sepal_width":3.5,"petal_length":1.4}"#,
+            r#"{"sepal_length":5.1,"sepal_width":3.5}"#,
+            r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"colour":1}"#,
+            r#"{"sepal_length":"5.1","sepal_width":3.5,"petal_length":1.4}"#,
+            r#"{"sepal_length":null,"sepal_width":3.5,"petal_length":1.4}"#,
+            r#"{"sepal_l\u0065ngth":5.1,"sepal_width":3.5,"petal_length":1.4}"#,
+            r#"{"sepal_length":1e400,"sepal_width":3.5,"petal_length":1.4}"#,
+            r#"{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4} x"#,
+            r#"[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4},5]"#,
+        ] {
+            assert!(!same(&iris(), b.as_bytes()), "{b}");
+        }
+        // Apps with other feature types always take the Value path.
+        assert!(set_plain_refused());
+    }
+
+    fn set_plain_refused() -> bool {
+        set()
+            .validate_plain(br#"{"a":1,"b":2,"c":true,"d":"x"}"#)
+            .is_none()
+    }
+
+    #[test]
+    fn mutated_bodies_read_as_validate_reads_them() {
+        const ALPHABET: &[u8] = br#"{}[]",:0123456789.eE-+ ntrufalse\x_"#;
+        let set = iris();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut fast = 0;
+        for b in PLAIN_BODIES {
+            for _ in 0..2000 {
+                let mut b = b.as_bytes().to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(b.len() + 1);
+                    match next(3) {
+                        0 if at < b.len() => {
+                            b.remove(at);
+                        }
+                        1 if at < b.len() => b[at] = ALPHABET[next(ALPHABET.len())],
+                        _ => b.insert(at, ALPHABET[next(ALPHABET.len())]),
+                    }
+                }
+                fast += usize::from(same(&set, &b));
+            }
+        }
+        assert!(fast > 100, "{fast}");
     }
 
     #[test]

@@ -647,13 +647,20 @@ impl Gateway {
             .as_ref()
             .and_then(|h| req.headers().get(h).map(|v| sticky_hash(v.as_bytes())));
         let body = self.read_body(req).await.map_err(|e| (e, None))?;
-        let parsed: Value = serde_json::from_slice(&body).map_err(|e| {
-            (
-                GatewayError::BadRequest(format!("the body is not valid JSON: {e}")),
-                None,
-            )
-        })?;
-        let rows = app.features.validate(&parsed).map_err(|e| (e, None))?;
+        // Plain bodies are read straight into rows; anything else (every error included) through a
+        // parsed `Value` and `validate`, as before.
+        let rows = match app.features.validate_plain(&body) {
+            Some(rows) => rows,
+            None => {
+                let parsed: Value = serde_json::from_slice(&body).map_err(|e| {
+                    (
+                        GatewayError::BadRequest(format!("the body is not valid JSON: {e}")),
+                        None,
+                    )
+                })?;
+                app.features.validate(&parsed).map_err(|e| (e, None))?
+            }
+        };
 
         app.budget.deposit();
         let mut tried: Vec<usize> = Vec::new();
@@ -958,7 +965,10 @@ mod tests {
             prefix: 0xfedc_ba98_7654_3210,
             next: AtomicU64::new(0x0a),
         };
-        assert_eq!(ids.next(), format!("{:016x}{:016x}", 0xfedc_ba98_7654_3210u64, 0x0a));
+        assert_eq!(
+            ids.next(),
+            format!("{:016x}{:016x}", 0xfedc_ba98_7654_3210u64, 0x0a)
+        );
     }
 
     /// The answer as it was built before it was written directly: a `Value` tree.

@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod output;
 pub mod protocol;
 pub mod routing;
+mod scan;
 
 pub use access_log::{AccessLog, AccessLogFormat};
 pub use config::GatewayConfig;
