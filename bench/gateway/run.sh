@@ -126,7 +126,7 @@ for pair in "direct $DIRECT_URL" "gateway $GATEWAY_URL"; do
 done
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+rm -f "$OUT"/*.json "$OUT"/*.cpu
 LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 # CPU time (user + system, clock ticks) a process has used so far.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
