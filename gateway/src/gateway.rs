@@ -485,19 +485,12 @@ impl Gateway {
     /// Its access log (unless `[server] access_log = false`) goes to stderr as text lines and follows
     /// the `tracing` filter: see [`Self::with_access_log`].
     pub fn new(cfg: &GatewayConfig) -> Result<Arc<Self>, BuildError> {
-        Self::build(cfg, || AccessLog::stderr(AccessLogFormat::Text))
+        Self::with_access_log(cfg, || AccessLog::stderr(AccessLogFormat::Text))
     }
 
     /// Builds a gateway whose access log is `access_log` (used unless `[server] access_log = false`;
     /// built only then). The log is written out when the gateway stops serving and when it is dropped.
     pub fn with_access_log(
-        cfg: &GatewayConfig,
-        access_log: impl FnOnce() -> AccessLog,
-    ) -> Result<Arc<Self>, BuildError> {
-        Self::build(cfg, access_log)
-    }
-
-    fn build(
         cfg: &GatewayConfig,
         access_log: impl FnOnce() -> AccessLog,
     ) -> Result<Arc<Self>, BuildError> {
