@@ -26,7 +26,8 @@ cargo test --workspace --all-targets "$@"
 
 # The onnx flavor's second engine (cargo feature `ort`), with ONNX Runtime from the venv's pinned
 # onnxruntime wheel: the flavor's tests (both engines against onnxruntime's answers, start-up refusals),
-# and the engines bench must still compile.
+# the engines bench must still compile, and the `homeml` binary built with the feature serves models on
+# both engines over HTTP (tests/serve_ort.rs).
 ORT_DYLIB_PATH=$("$HOMEML_PYTHON" -c 'import glob, os, sys, onnxruntime
 libs = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*")))
 if not libs:
@@ -35,3 +36,4 @@ print(libs[-1])')
 export ORT_DYLIB_PATH
 cargo test -p homeml-onnx --features ort --lib --tests
 cargo test -p homeml-onnx --features ort --benches --no-run
+cargo test -p homeml --features ort --test serve_ort

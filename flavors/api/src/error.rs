@@ -50,7 +50,7 @@ pub enum FlavorError {
         new: String,
     },
     /// The model's files are corrupt or use something the engine does not support.
-    #[error("cannot load model: {0}")]
+    #[error("invalid model: {0}")]
     InvalidModel(String),
     /// The request's tensors do not fit the model (wrong dtype, shape, count): a client error.
     #[error("{0}")]
@@ -58,7 +58,7 @@ pub enum FlavorError {
     /// A tensor could not be built: a client error when it comes from request data.
     #[error(transparent)]
     Tensor(#[from] TensorError),
-    /// The engine failed while computing.
+    /// The engine could not start (e.g. its runtime library is missing) or failed while computing.
     #[error("engine error: {0}")]
     Engine(String),
     /// A plugin failed to load, or failed (or panicked) in a call.

@@ -21,7 +21,7 @@ static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mu
 fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorError> {
     let mut env = ENVIRONMENT
         .lock()
-        .map_err(|_| FlavorError::InvalidModel("ONNX Runtime start-up panicked".into()))?;
+        .map_err(|_| FlavorError::Engine("ONNX Runtime start-up panicked".into()))?;
     if let Some((loaded, e)) = env.as_ref() {
         if loaded != dylib {
             tracing::warn!(
@@ -33,7 +33,7 @@ fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorErro
         return Ok(e.clone());
     }
     if !dylib.is_file() {
-        return Err(FlavorError::InvalidModel(format!(
+        return Err(FlavorError::Engine(format!(
             "ONNX Runtime library {} does not exist (set ORT_DYLIB_PATH to the \
              onnxruntime/capi/libonnxruntime.so.* of the onnxruntime wheel)",
             dylib.display()
@@ -42,7 +42,7 @@ fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorErro
     // `init_from` opens the library and checks its version (>= 1.23, the API level homeml is built
     // for) before any call into it; nothing is kept when it fails.
     let builder = ort::init_from(dylib).map_err(|e| {
-        FlavorError::InvalidModel(format!(
+        FlavorError::Engine(format!(
             "cannot load ONNX Runtime from {} (homeml needs ONNX Runtime >= 1.23): {e}",
             dylib.display()
         ))
@@ -50,7 +50,7 @@ fn environment(dylib: &Path) -> Result<ort::environment::Environment, FlavorErro
     let built = builder
         .with_name("homeml")
         .build()
-        .map_err(|e| FlavorError::InvalidModel(format!("cannot start ONNX Runtime: {e}")))?;
+        .map_err(|e| FlavorError::Engine(format!("cannot start ONNX Runtime: {e}")))?;
     tracing::info!(library = %dylib.display(), "loaded ONNX Runtime");
     *env = Some((dylib.to_path_buf(), built.clone()));
     Ok(built)
@@ -63,7 +63,7 @@ pub fn dylib_path(extra: Option<&str>) -> Result<PathBuf, FlavorError> {
     }
     match std::env::var_os("ORT_DYLIB_PATH") {
         Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ => Err(FlavorError::InvalidModel(
+        _ => Err(FlavorError::Engine(
             "engine \"ort\" needs ORT_DYLIB_PATH (or the ort.dylib option) naming \
              libonnxruntime.so.<version> from the onnxruntime wheel"
                 .into(),
