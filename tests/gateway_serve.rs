@@ -10,77 +10,23 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use common::Proc;
+
 const HOMEML: &str = env!("CARGO_BIN_EXE_homeml");
 const SPECIES: [&str; 3] = ["setosa", "versicolor", "virginica"];
 const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
 // ---- processes -------------------------------------------------------------------------------
-
-/// A child `homeml` process, killed when dropped; its stderr (the logs) goes to a file.
-struct Proc {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    /// Starts `homeml <args>` and waits for the `... on http://ADDR` line it prints when listening.
-    fn start(args: &[&str], env: &[(&str, &str)], log: PathBuf) -> Proc {
-        let err = std::fs::File::create(&log).expect("creating the log file");
-        let mut child = Command::new(HOMEML)
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning homeml {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = lines.read_line(&mut first);
-            let _ = tx.send(first);
-            // Keep draining so that a later line never meets a closed pipe.
-            let _ = std::io::copy(&mut lines, &mut std::io::sink());
-        });
-        let mut proc = Proc {
-            child,
-            addr: String::new(),
-            log,
-        };
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        match line.split("http://").nth(1) {
-            Some(a) => proc.addr = a.trim().to_string(),
-            None => panic!(
-                "homeml {args:?} did not report its address (got {line:?}); its log:\n{}",
-                proc.logs()
-            ),
-        }
-        proc
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 /// The store with the quickstart models, trained once for all tests of this file.
 fn store() -> &'static Path {

@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use common::{post, Proc};
 
 /// A fenced code block of the tutorial: its language and its text, list indentation removed.
 struct Block {
@@ -74,34 +74,6 @@ fn block<'a>(blocks: &'a [Block], lang: &str, marker: &str) -> &'a str {
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-/// The `homeml serve` child, killed when the test ends (also on panic).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One POST with `Connection: close`: (status, body).
-fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        rest.to_string(),
-    )
 }
 
 /// The text between the first `open` and the next `close` after it.
@@ -217,24 +189,12 @@ fn the_plugin_tutorial_works_as_written() {
         .skip(1)
         .collect();
     // The README's command on the default address would clash with other tests: same command, port 0.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeml"))
-        .current_dir(&krate)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
+    cmd.current_dir(&krate)
         .args(&serve_args)
         .args(["-h", "127.0.0.1", "-p", "0"])
-        .env_remove("HOMEML_PLUGIN_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+        .env_remove("HOMEML_PLUGIN_DIR");
+    let server = Proc::spawn(cmd, work.join("serve.log"));
 
     let curl = lines
         .iter()
@@ -248,7 +208,7 @@ fn the_plugin_tutorial_works_as_written() {
         "the curl line must use the port `homeml serve` listens on by default"
     );
     let body = between(curl, "-d '", "'");
-    let (status, answer) = post(addr, &format!("/{path}"), body);
+    let (status, answer) = post(&server.addr, &format!("/{path}"), body);
     assert_eq!(status, 200, "{answer}");
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     // The answer the README shows, which is its input times the MLmodel's `factor`.

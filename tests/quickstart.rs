@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
@@ -19,14 +17,6 @@ const MODELS: [&str; 4] = [
     "diabetes-regressor",
     "iris-linfa",
 ];
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn quickstart(store: &Path) {
     common::run_ok(
@@ -43,21 +33,8 @@ fn quickstart(store: &Path) {
 }
 
 fn post(addr: &str, path: &str, body: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, body) = common::post(addr, path, body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 /// The answer's values for the model's main output (`label` or `prediction`), as f64.
@@ -107,22 +84,12 @@ fn trained_models_serve_their_held_out_predictions() {
     let config_path = tmp.path().join("serve.toml");
     std::fs::write(&config_path, config).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeml"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Server(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .map(|a| a.trim().to_string())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let server = common::Proc::start(
+        &["serve", "--config", config_path.to_str().unwrap()],
+        &[],
+        tmp.path().join("serve.log"),
+    );
+    let addr = server.addr.clone();
 
     for name in MODELS {
         let champion = store.get_model_version_by_alias(name, "champion").unwrap();

@@ -9,10 +9,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +29,8 @@ use homeml_smartcore::smartcore::linear::logistic_regression::{
 use homeml_smartcore::SmartcoreModel;
 use homeml_tracking::{LogModelOptions, RunOptions, RunStatus, Store};
 
+use common::Proc;
+
 const NAME: &str = "iris";
 const ALIAS: &str = "champion";
 const CLIENTS: usize = 4;
@@ -39,25 +39,6 @@ const CLIENTS: usize = 4;
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Answers each phase must see before the test moves on, so that every phase is really exercised.
 const PER_PHASE: usize = 40;
-
-/// The `homeml serve` child, killed when the test ends (also on panic).
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
 
 /// The iris data shipped in `data/iris.csv`: (features row-major, labels).
 fn iris() -> (Vec<f64>, Vec<i64>) {
@@ -145,9 +126,10 @@ fn make_store(root: &Path) -> Store {
     store
 }
 
-fn start_server(store_root: &Path, log: PathBuf) -> (Server, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeml"))
-        .args([
+fn start_server(store_root: &Path, log: PathBuf) -> (Proc, SocketAddr) {
+    let store_root = store_root.to_str().expect("a UTF-8 temporary path");
+    let server = Proc::start(
+        &[
             "serve",
             "-m",
             &format!("models:/{NAME}@{ALIAS}"),
@@ -158,22 +140,15 @@ fn start_server(store_root: &Path, log: PathBuf) -> (Server, SocketAddr) {
             "--reload-interval-s",
             "1",
             "--tracking-uri",
-        ])
-        .arg(store_root)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server { child, log };
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}; server log:\n{}", server.log_text()));
+            store_root,
+        ],
+        &[("RUST_LOG", "info")],
+        log,
+    );
+    let addr = server
+        .addr
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", server.addr));
     (server, addr)
 }
 
@@ -324,7 +299,7 @@ async fn serving_version(addr: SocketAddr) -> String {
 }
 
 /// Polls `cond` every 50 ms until it holds; panics after [`PATIENCE`] with `what` and the server log.
-async fn until<F, Fut>(server: &Server, what: &str, mut cond: F)
+async fn until<F, Fut>(server: &Proc, what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -334,14 +309,14 @@ where
         assert!(
             start.elapsed() < PATIENCE,
             "timed out waiting for {what}; server log:\n{}",
-            server.log_text()
+            server.logs()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Waits until the clients have had `PER_PHASE` more answers.
-async fn more_answers(server: &Server, shared: &Shared) {
+async fn more_answers(server: &Proc, shared: &Shared) {
     let from = shared.answered.load(Ordering::SeqCst);
     until(server, "more answers from the clients", || async {
         shared.answered.load(Ordering::SeqCst) >= from + PER_PHASE
@@ -418,7 +393,7 @@ async fn alias_moves_swap_versions_under_load_without_failures() {
         c.await.unwrap();
     }
     let seen = std::mem::take(&mut *shared.seen.lock().unwrap());
-    let log = server.log_text();
+    let log = server.logs();
     eprintln!(
         "answers by (phase, version): {:?}; failures: {}",
         seen.by_phase,

@@ -14,32 +14,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
+
+use common::{post, Proc};
 
 /// Models covering the operator families: linear with a softmax, a tree ensemble regressor, an MLP,
 /// and a scaler pipeline into gradient boosting.
 const MODELS: &[&str] = &["logreg", "rf_reg", "mlp_clf", "pipe_gb_clf"];
 /// Concurrent clients per ort model, more than its two sessions.
 const CLIENTS: usize = 6;
-
-/// The `homeml serve` child, killed when the test ends (also on panic).
-struct Server {
-    child: Child,
-    log: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ort_dylib() -> String {
     std::env::var("ORT_DYLIB_PATH").unwrap_or_else(|_| {
@@ -69,52 +55,6 @@ fn model_dirs(tmp: &Path) -> Vec<(String, PathBuf, Value)> {
             (name.to_string(), dir, reference)
         })
         .collect()
-}
-
-fn start(args: &[&str], log: PathBuf) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeml"))
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.trim().parse().ok());
-    let Some(addr) = addr else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "no address in {line:?}; server log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    };
-    Server { child, log, addr }
-}
-
-/// One POST with `Connection: close`: (status, body). The server answers with Content-Length.
-fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, rest) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(
-        !head.to_ascii_lowercase().contains("chunked"),
-        "unexpected chunked answer: {head}"
-    );
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, rest.to_string())
 }
 
 fn v2_datatype(numpy: &str) -> &'static str {
@@ -185,11 +125,12 @@ fn onnx_models_are_served_by_both_engines_over_http() {
     }
     let config = tmp.path().join("serve.toml");
     std::fs::write(&config, toml).unwrap();
-    let server = start(
+    let server = Proc::start(
         &["serve", "--config", config.to_str().unwrap()],
+        &[("RUST_LOG", "info")],
         tmp.path().join("serve.log"),
     );
-    let log = std::fs::read_to_string(&server.log).unwrap();
+    let log = server.logs();
     for (name, _, _) in &models {
         let dir = format!("/{name}/");
         assert!(
@@ -203,7 +144,7 @@ fn onnx_models_are_served_by_both_engines_over_http() {
         let body = v2_request(reference);
         for engine in ["ort", "tract"] {
             let (status, answer) = post(
-                server.addr,
+                &server.addr,
                 &format!("/v2/models/{name}-{engine}/infer"),
                 &body,
             );
@@ -218,7 +159,7 @@ fn onnx_models_are_served_by_both_engines_over_http() {
                 s.spawn(|| {
                     for _ in 0..5 {
                         let (status, answer) =
-                            post(server.addr, &format!("/v2/models/{name}-ort/infer"), &body);
+                            post(&server.addr, &format!("/v2/models/{name}-ort/infer"), &body);
                         assert_eq!(status, 200, "{name}-ort: {answer}");
                         let answer: Value = serde_json::from_str(&answer).unwrap();
                         assert_matches_reference(&format!("{name}-ort"), &answer, reference);
@@ -246,7 +187,7 @@ fn onnx_models_are_served_by_both_engines_over_http() {
             .iter()
             .map(|engine| {
                 let (status, answer) = post(
-                    server.addr,
+                    &server.addr,
                     &format!("/models/{name}-{engine}/invocations"),
                     &body,
                 );
@@ -306,21 +247,23 @@ fn a_missing_onnx_runtime_is_an_error_at_start() {
         (Some(&missing), "nowhere/libonnxruntime.so"),
         (Some(&not_a_library), "libonnxruntime.so.1.32.0"),
     ];
+    let dir = dir.to_str().expect("a UTF-8 temporary path");
+    let serve = [
+        "serve",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "--engine",
+        "ort",
+        "-m",
+        dir,
+    ];
     for (dylib, expect) in cases {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
-        cmd.args([
-            "serve",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "--engine",
-            "ort",
-            "-m",
-        ])
-        .arg(&dir)
-        .env_remove("ORT_DYLIB_PATH")
-        .env("RUST_LOG", "info");
+        cmd.args(serve)
+            .env_remove("ORT_DYLIB_PATH")
+            .env("RUST_LOG", "info");
         if let Some(d) = dylib {
             cmd.env("ORT_DYLIB_PATH", d);
         }
@@ -344,24 +287,11 @@ fn a_missing_onnx_runtime_is_an_error_at_start() {
 
     // The same command with the real library serves.
     ort_dylib();
-    let server = start(
-        &[
-            "serve",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "--engine",
-            "ort",
-            "-m",
-            dir.to_str().unwrap(),
-        ],
-        tmp.path().join("ok.log"),
-    );
+    let server = Proc::start(&serve, &[("RUST_LOG", "info")], tmp.path().join("ok.log"));
     let reference: Value =
         serde_json::from_slice(&std::fs::read(raw.join("logreg.json")).unwrap()).unwrap();
     let (status, answer) = post(
-        server.addr,
+        &server.addr,
         "/v2/models/logreg/infer",
         &v2_request(&reference),
     );

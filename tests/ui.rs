@@ -4,43 +4,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use homeml_tracking::{RunOptions, RunStatus, Store};
 
-struct Ui {
-    child: Child,
-    addr: String,
-}
+use common::Proc;
 
-impl Drop for Ui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_ui(store: &Path) -> Ui {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_homeml"))
-        .args(["ui", "-p", "0", "--tracking-uri"])
-        .arg(store)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Ui { child, addr }
+fn start_ui(store: &Path, log: PathBuf) -> Proc {
+    let store = store.to_str().expect("a UTF-8 temporary path");
+    Proc::start(&["ui", "-p", "0", "--tracking-uri", store], &[], log)
 }
 
 /// GET over a fresh connection; returns (status, body).
@@ -101,7 +76,7 @@ fn pages_show_the_store() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mlruns");
     let (exp, run_id) = make_store(&root);
-    let ui = start_ui(&root);
+    let ui = start_ui(&root, tmp.path().join("ui.log"));
 
     let (status, home) = get(&ui.addr, "/");
     assert_eq!(status, 200);
@@ -152,7 +127,7 @@ fn chromium_renders_the_metric_chart() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mlruns");
     let (_, run_id) = make_store(&root);
-    let ui = start_ui(&root);
+    let ui = start_ui(&root, tmp.path().join("ui.log"));
     let shot = tmp.path().join("run.png");
     let profile = tmp.path().join("profile");
     common::run_ok(

@@ -1,8 +1,11 @@
 //! Helpers shared by the root crate's integration tests.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -48,4 +51,103 @@ pub fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// A child `homeml` process that listens on an address, killed when dropped; its stderr (the logs) goes
+/// to a file.
+pub struct Proc {
+    child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Starts `homeml <args>` with `env` and waits for the `... on http://ADDR` line it prints when
+    /// listening.
+    pub fn start(args: &[&str], env: &[(&str, &str)], log: PathBuf) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
+        cmd.args(args).envs(env.iter().copied());
+        Proc::spawn(cmd, log)
+    }
+
+    /// Starts `cmd` (a `homeml` command that listens) and waits for the `... on http://ADDR` line it
+    /// prints when listening: within a minute, else the test fails with the process's log.
+    pub fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
+        let err = std::fs::File::create(&log).expect("creating the log file");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = lines.read_line(&mut first);
+            let _ = tx.send(first);
+            // Keep draining so that a later line never meets a closed pipe.
+            let _ = std::io::copy(&mut lines, &mut std::io::sink());
+        });
+        let mut proc = Proc {
+            child,
+            addr: String::new(),
+            log,
+        };
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        match line
+            .split("http://")
+            .nth(1)
+            .and_then(|a| a.trim().split('/').next())
+        {
+            Some(a) if !a.is_empty() => proc.addr = a.to_string(),
+            _ => panic!(
+                "{cmd:?} did not report its address (got {line:?}); its log:\n{}",
+                proc.logs()
+            ),
+        }
+        proc
+    }
+
+    /// What it has logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// One JSON POST over a fresh connection with `Connection: close`: (status, body). For answers with a
+/// Content-Length (every answer of `homeml serve` and `homeml gateway` to these requests).
+pub fn post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, rest) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer head in {raw:?}"));
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "a chunked answer, which this helper does not decode: {head}"
+    );
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, rest.to_string())
 }
