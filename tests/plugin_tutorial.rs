@@ -139,11 +139,11 @@ fn the_plugin_tutorial_works_as_written() {
     let so = target.join("release/libmy_flavor.so");
     assert!(so.is_file(), "{} was not built", so.display());
 
-    // 4. The model directory, with the README's MLmodel.
+    // 4. The model directory, with the README's MLmodel, where step 5's `-m ./model` finds it.
     let mlmodel = block(&blocks, "yaml", "flavors:");
     assert!(mlmodel.starts_with("# model/MLmodel"), "{mlmodel}");
-    std::fs::create_dir(work.join("model")).unwrap();
-    std::fs::write(work.join("model/MLmodel"), mlmodel).unwrap();
+    std::fs::create_dir(krate.join("model")).unwrap();
+    std::fs::write(krate.join("model/MLmodel"), mlmodel).unwrap();
 
     // 5. The README's commands, in the README's working directory (the plugin crate).
     let commands = block(&blocks, "sh", "homeml serve");
@@ -154,8 +154,6 @@ fn the_plugin_tutorial_works_as_written() {
     );
     std::fs::create_dir(krate.join("plugins")).unwrap();
     std::fs::copy(&so, krate.join("plugins/libmy_flavor.so")).unwrap();
-    // The model directory of step 4 sits where `-m ./model` finds it.
-    std::fs::rename(work.join("model"), krate.join("model")).unwrap();
 
     let list_line = lines
         .iter()

@@ -17,6 +17,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use homeml_flavor::DType;
 use serde_json::{json, Value};
 
 use common::{post, Proc};
@@ -33,17 +34,17 @@ fn ort_dylib() -> String {
     })
 }
 
-/// Trains and exports `MODELS` with tests/python/onnx_models.py (references computed by onnxruntime),
-/// then writes one MLflow model directory per model.
-fn model_dirs(tmp: &Path) -> Vec<(String, PathBuf, Value)> {
+/// Trains and exports `names` with tests/python/onnx_models.py (references computed by onnxruntime),
+/// then writes one MLflow model directory per model: (name, directory, reference).
+fn model_dirs(tmp: &Path, names: &[&str]) -> Vec<(String, PathBuf, Value)> {
     let raw = tmp.join("onnx");
     common::run_ok(
         Command::new(common::python())
             .arg(common::root().join("tests/python/onnx_models.py"))
             .arg(&raw)
-            .args(["--only", &MODELS.join(",")]),
+            .args(["--only", &names.join(",")]),
     );
-    MODELS
+    names
         .iter()
         .map(|name| {
             let dir = tmp.join("models").join(name);
@@ -57,15 +58,6 @@ fn model_dirs(tmp: &Path) -> Vec<(String, PathBuf, Value)> {
         .collect()
 }
 
-fn v2_datatype(numpy: &str) -> &'static str {
-    match numpy {
-        "float32" => "FP32",
-        "float64" => "FP64",
-        "int64" => "INT64",
-        other => panic!("no V2 datatype for {other}"),
-    }
-}
-
 /// The reference inputs as a V2 request body.
 fn v2_request(reference: &Value) -> String {
     let inputs: Vec<Value> = reference["inputs"]
@@ -76,7 +68,7 @@ fn v2_request(reference: &Value) -> String {
             json!({
                 "name": name,
                 "shape": t["shape"],
-                "datatype": v2_datatype(t["dtype"].as_str().unwrap()),
+                "datatype": DType::from_numpy_name(t["dtype"].as_str().unwrap()).unwrap().v2_name(),
                 "data": t["data"],
             })
         })
@@ -103,7 +95,7 @@ fn assert_matches_reference(model: &str, answer: &Value, reference: &Value) {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
             assert!(
-                (g - w).abs() <= 1e-5 + 1e-5 * w.abs(),
+                close(g, w),
                 "{model}/{name}[{i}]: served {g}, onnxruntime {w}"
             );
         }
@@ -114,7 +106,7 @@ fn assert_matches_reference(model: &str, answer: &Value, reference: &Value) {
 fn onnx_models_are_served_by_both_engines_over_http() {
     ort_dylib();
     let tmp = tempfile::tempdir().unwrap();
-    let models = model_dirs(tmp.path());
+    let models = model_dirs(tmp.path(), MODELS);
     let mut toml = String::from("host = \"127.0.0.1\"\nport = 0\n");
     for (name, dir, _) in &models {
         toml.push_str(&format!(
@@ -199,12 +191,17 @@ fn onnx_models_are_served_by_both_engines_over_http() {
     }
 }
 
+/// Equal within 1e-5, absolute plus relative to `want`.
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-5 + 1e-5 * want.abs()
+}
+
 /// Two JSON documents equal in structure, numbers within 1e-5.
 fn assert_close(a: &Value, b: &Value, what: &str) {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!((x - y).abs() <= 1e-5 + 1e-5 * y.abs(), "{what}: {x} vs {y}");
+            assert!(close(x, y), "{what}: {x} vs {y}");
         }
         (Value::Array(x), Value::Array(y)) => {
             assert_eq!(x.len(), y.len(), "{what}: {a} vs {b}");
@@ -229,15 +226,7 @@ fn assert_close(a: &Value, b: &Value, what: &str) {
 #[test]
 fn a_missing_onnx_runtime_is_an_error_at_start() {
     let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("onnx");
-    common::run_ok(
-        Command::new(common::python())
-            .arg(common::root().join("tests/python/onnx_models.py"))
-            .arg(&raw)
-            .args(["--only", "logreg"]),
-    );
-    let dir = tmp.path().join("logreg");
-    homeml_onnx::save_model(&dir, &raw.join("logreg.onnx"), None, None).unwrap();
+    let [(_, dir, reference)] = <[_; 1]>::try_from(model_dirs(tmp.path(), &["logreg"])).unwrap();
     let not_a_library = tmp.path().join("libonnxruntime.so.1.32.0");
     std::fs::write(&not_a_library, "not an ELF file").unwrap();
     let missing = tmp.path().join("nowhere/libonnxruntime.so");
@@ -288,8 +277,6 @@ fn a_missing_onnx_runtime_is_an_error_at_start() {
     // The same command with the real library serves.
     ort_dylib();
     let server = Proc::start(&serve, &[("RUST_LOG", "info")], tmp.path().join("ok.log"));
-    let reference: Value =
-        serde_json::from_slice(&std::fs::read(raw.join("logreg.json")).unwrap()).unwrap();
     let (status, answer) = post(
         &server.addr,
         "/v2/models/logreg/infer",
