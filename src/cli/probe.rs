@@ -51,10 +51,12 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
+    // One write: `write!` on an unbuffered stream would send each formatted piece as its own
+    // segment, and a peer that answers after its first read would then reset the connection.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: homeml-probe\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut head = Vec::new();
     let mut buf = [0u8; 512];
     while !head.windows(2).any(|w| w == b"\r\n") {
@@ -100,9 +102,17 @@ mod tests {
         let server = std::thread::spawn(move || {
             for code in [200, 503] {
                 let (mut s, _) = listener.accept().unwrap();
+                // Read the whole request head: closing with unread bytes would reset the
+                // connection before the probe reads the answer.
+                let mut head = Vec::new();
                 let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).unwrap();
-                write!(s, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n").unwrap();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).unwrap();
+                    assert!(n > 0, "the probe closed before ending its request");
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let answer = format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n");
+                s.write_all(answer.as_bytes()).unwrap();
             }
         });
         let probe = |p: &str| {
