@@ -1,14 +1,13 @@
 //! The predict side shared by tabular flavors (smartcore, linfa): models over one f64 feature matrix
 //! `[-1, F]`. [`TabularIo`] holds such a model's input and output specs and makes the checks every one of
-//! them makes on a request; [`check_stored_model`] checks a data file against its MLmodel entry at load;
-//! [`catch_engine_panic`] turns a panic of engine code into an engine error. Its save side is
+//! them makes on a request; [`catch_engine_panic`] turns a panic of engine code into an engine error.
+//! Their load and save steps are [`crate::stored`]; the input layout read from a signature is
 //! [`crate::save::TabularLayout`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 
 use crate::error::FlavorError;
-use crate::model::{IoSpec, LoadContext};
+use crate::model::IoSpec;
 use crate::tensor::{DType, Tensor, TensorData};
 
 /// The most input features a tabular model may declare (a bound on what a damaged file can make us
@@ -166,27 +165,6 @@ impl TabularIo {
     }
 }
 
-/// Checks a tabular model file against the flavor entry it was loaded through: the entry's
-/// `model_type` must be `stored_model_type` (what the file at `path` holds), and the feature count
-/// stored in the file must fit in `usize`. Returns that count.
-pub fn check_stored_model(
-    ctx: &LoadContext<'_>,
-    path: &Path,
-    stored_model_type: &str,
-    stored_n_features: u64,
-) -> Result<usize, FlavorError> {
-    let declared = ctx.config_str("model_type")?;
-    if declared != stored_model_type {
-        return Err(FlavorError::InvalidModel(format!(
-            "{}: MLmodel says model_type {declared:?} but the file holds a {stored_model_type}",
-            path.display()
-        )));
-    }
-    usize::try_from(stored_n_features).map_err(|_| {
-        FlavorError::InvalidModel(format!("{}: feature count out of range", path.display()))
-    })
-}
-
 /// Runs engine code, turning a panic into [`FlavorError::Engine`] (`"<family> panicked: <message>"`).
 ///
 /// Engines index without checks or assert on dimensions in places, so a model decoded from a damaged
@@ -208,9 +186,6 @@ pub fn catch_engine_panic<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlmodel::MlModel;
-    use crate::model::LoadOptions;
-    use serde_json::json;
 
     fn io() -> TabularIo {
         let mut io = TabularIo::new("test", "input", 3).unwrap();
@@ -322,32 +297,6 @@ mod tests {
         assert_eq!(out[1].shape(), &[0, 4]);
         assert_eq!(out[1].dtype(), DType::F64);
         assert!(out.iter().all(Tensor::is_empty));
-    }
-
-    #[test]
-    fn checks_the_declared_model_type_and_feature_count() {
-        let mlmodel = MlModel::default();
-        let options = LoadOptions::default();
-        let config = json!({"model_type": "kmeans"});
-        let ctx = LoadContext {
-            model_dir: Path::new("/m"),
-            mlmodel: &mlmodel,
-            flavor_config: &config,
-            options: &options,
-        };
-        let path = Path::new("/m/model.postcard");
-        assert_eq!(check_stored_model(&ctx, path, "kmeans", 4).unwrap(), 4);
-        let err = check_stored_model(&ctx, path, "linear_regression", 4).unwrap_err();
-        assert!(
-            err.to_string().contains("holds a linear_regression"),
-            "{err}"
-        );
-        let no_type = json!({});
-        let ctx = LoadContext {
-            flavor_config: &no_type,
-            ..ctx
-        };
-        assert!(check_stored_model(&ctx, path, "kmeans", 4).is_err());
     }
 
     #[test]

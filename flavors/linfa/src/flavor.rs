@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use homeml_flavor::tabular::{catch_engine_panic, check_stored_model, TabularIo};
+use homeml_flavor::stored::{load_stored, StoredTabular};
+use homeml_flavor::tabular::{catch_engine_panic, TabularIo};
 use homeml_flavor::{Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
 use linfa::prelude::Predict;
 use ndarray::{Array1, Array2};
 
-use crate::model::{decode, CompiledForest, LinfaModel};
-use crate::{FLAVOR_NAME, INPUT_NAME};
+use crate::model::{decode, encode, CompiledForest, LinfaModel};
+use crate::{DATA_FILE, FLAVOR_NAME, INPUT_NAME, LINFA_VERSION};
 
 /// The `linfa` flavor: loads `model.postcard` written by [`crate::save_model`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,16 +32,10 @@ impl Flavor for LinfaFlavor {
     }
 
     fn load(&self, ctx: &LoadContext<'_>) -> Result<Arc<dyn Model>, FlavorError> {
-        let path = ctx.data_path("data")?;
-        let bytes = std::fs::read(&path).map_err(|e| FlavorError::io(&path, e))?;
-        let stored = decode(&bytes)
-            .map_err(|e| FlavorError::InvalidModel(format!("{}: {e}", path.display())))?;
-        let n_features =
-            check_stored_model(ctx, &path, stored.model.model_type(), stored.n_features)?;
-        let predictor = LinfaPredictor::new(stored.model, n_features)?;
+        let predictor = load_stored::<LinfaPredictor>(ctx)?;
         tracing::debug!(
             model_type = predictor.model().model_type(),
-            n_features,
+            n_features = predictor.n_features(),
             "loaded linfa model"
         );
         Ok(Arc::new(predictor))
@@ -129,6 +124,35 @@ impl LinfaPredictor {
             .map_err(|e| FlavorError::InvalidInput(e.to_string()))?;
         // linfa asserts on dimensions: a model decoded from a damaged file can panic.
         catch_engine_panic(FLAVOR_NAME, || run(&self.model, self.forest.as_ref(), &x))
+    }
+}
+
+impl StoredTabular for LinfaPredictor {
+    type Fitted = LinfaModel;
+
+    const FLAVOR: &'static str = FLAVOR_NAME;
+    const DATA_FILE: &'static str = DATA_FILE;
+    const FORMAT: &'static str = "postcard";
+    const LIBRARY_VERSION: (&'static str, &'static str) = ("linfa_version", LINFA_VERSION);
+
+    fn encode(model: &LinfaModel, n_features: usize) -> Result<Vec<u8>, FlavorError> {
+        encode(model, n_features)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<(LinfaModel, u64), FlavorError> {
+        decode(bytes).map(|stored| (stored.model, stored.n_features))
+    }
+
+    fn model_type(model: &LinfaModel) -> &'static str {
+        model.model_type()
+    }
+
+    fn from_fitted(model: LinfaModel, n_features: usize) -> Result<Self, FlavorError> {
+        LinfaPredictor::new(model, n_features)
+    }
+
+    fn classes(&self) -> Option<Vec<i64>> {
+        LinfaPredictor::classes(self)
     }
 }
 

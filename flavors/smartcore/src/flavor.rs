@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use homeml_flavor::tabular::{catch_engine_panic, check_stored_model, TabularIo};
+use homeml_flavor::stored::{load_stored, StoredTabular};
+use homeml_flavor::tabular::{catch_engine_panic, TabularIo};
 use homeml_flavor::{Flavor, FlavorError, IoSpec, LoadContext, Model, Tensor, TensorData};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use crate::model::{decode, Matrix, SmartcoreModel};
-use crate::{FLAVOR_NAME, INPUT_NAME};
+use crate::model::{decode, encode, Matrix, SmartcoreModel};
+use crate::{DATA_FILE, FLAVOR_NAME, INPUT_NAME, SMARTCORE_VERSION};
 
 /// The `smartcore` flavor: loads `model.postcard` written by [`crate::save_model`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,16 +32,10 @@ impl Flavor for SmartcoreFlavor {
     }
 
     fn load(&self, ctx: &LoadContext<'_>) -> Result<Arc<dyn Model>, FlavorError> {
-        let path = ctx.data_path("data")?;
-        let bytes = std::fs::read(&path).map_err(|e| FlavorError::io(&path, e))?;
-        let stored = decode(&bytes)
-            .map_err(|e| FlavorError::InvalidModel(format!("{}: {e}", path.display())))?;
-        let n_features =
-            check_stored_model(ctx, &path, stored.model.model_type(), stored.n_features)?;
-        let predictor = SmartcorePredictor::new(stored.model, n_features)?;
+        let predictor = load_stored::<SmartcorePredictor>(ctx)?;
         tracing::debug!(
             model_type = predictor.model().model_type(),
-            n_features,
+            n_features = predictor.n_features(),
             "loaded smartcore model"
         );
         Ok(Arc::new(predictor))
@@ -119,6 +114,35 @@ impl SmartcorePredictor {
             .map_err(|e| FlavorError::InvalidInput(e.to_string()))?;
         // smartcore indexes without checks in places: a model decoded from a damaged file can panic.
         catch_engine_panic(FLAVOR_NAME, || run(&self.model, &x, rows))
+    }
+}
+
+impl StoredTabular for SmartcorePredictor {
+    type Fitted = SmartcoreModel;
+
+    const FLAVOR: &'static str = FLAVOR_NAME;
+    const DATA_FILE: &'static str = DATA_FILE;
+    const FORMAT: &'static str = "postcard";
+    const LIBRARY_VERSION: (&'static str, &'static str) = ("smartcore_version", SMARTCORE_VERSION);
+
+    fn encode(model: &SmartcoreModel, n_features: usize) -> Result<Vec<u8>, FlavorError> {
+        encode(model, n_features)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<(SmartcoreModel, u64), FlavorError> {
+        decode(bytes).map(|stored| (stored.model, stored.n_features))
+    }
+
+    fn model_type(model: &SmartcoreModel) -> &'static str {
+        model.model_type()
+    }
+
+    fn from_fitted(model: SmartcoreModel, n_features: usize) -> Result<Self, FlavorError> {
+        SmartcorePredictor::new(model, n_features)
+    }
+
+    fn classes(&self) -> Option<Vec<i64>> {
+        SmartcorePredictor::classes(self)
     }
 }
 

@@ -320,7 +320,16 @@ fn corrupt_or_truncated_files_are_errors() {
         }
     }
     std::fs::write(&path, b"not postcard at all").unwrap();
-    assert!(reg.load_dir(&dir, &LoadOptions::default()).is_err());
+    let err = reg
+        .load_dir(&dir, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!("invalid model: {}: ", path.display()))
+            && err.contains("not valid postcard")
+            && err.matches("invalid model").count() == 1,
+        "{err}"
+    );
     std::fs::remove_file(&path).unwrap();
     let err = reg.load_dir(&dir, &LoadOptions::default()).unwrap_err();
     assert!(
