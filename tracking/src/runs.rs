@@ -539,12 +539,7 @@ impl Store {
         local_path: &Path,
         artifact_subdir: Option<&str>,
     ) -> Result<PathBuf> {
-        self.active_run_dir(run_id)?;
-        let mut dest = self.artifact_dir(run_id)?;
-        if let Some(sub) = artifact_subdir.filter(|s| !s.is_empty()) {
-            names::validate_artifact_path(sub)?;
-            dest = dest.join(sub);
-        }
+        let dest = self.artifact_dest(run_id, artifact_subdir)?;
         let name = local_path
             .file_name()
             .ok_or_else(|| TrackingError::InvalidValue {
@@ -563,14 +558,23 @@ impl Store {
         local_dir: &Path,
         artifact_subdir: Option<&str>,
     ) -> Result<PathBuf> {
-        self.active_run_dir(run_id)?;
-        let mut dest = self.artifact_dir(run_id)?;
-        if let Some(sub) = artifact_subdir.filter(|s| !s.is_empty()) {
-            names::validate_artifact_path(sub)?;
-            dest = dest.join(sub);
-        }
+        let dest = self.artifact_dest(run_id, artifact_subdir)?;
         fsx::copy_tree(local_dir, &dest)?;
         Ok(dest)
+    }
+
+    /// Where an active run's artifacts go: `<artifacts>/<artifact_subdir>`, or the artifacts' root
+    /// when no (or an empty) subfolder is given. The subfolder must stay inside the artifacts.
+    fn artifact_dest(&self, run_id: &str, artifact_subdir: Option<&str>) -> Result<PathBuf> {
+        self.active_run_dir(run_id)?;
+        let root = self.artifact_dir(run_id)?;
+        match artifact_subdir.filter(|s| !s.is_empty()) {
+            Some(sub) => {
+                names::validate_artifact_path(sub)?;
+                Ok(root.join(sub))
+            }
+            None => Ok(root),
+        }
     }
 
     /// Writes bytes as an artifact file at `artifact_path`.
