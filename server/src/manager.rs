@@ -145,6 +145,18 @@ impl ModelSlot {
             .or_else(|| is_floating(&self.config.uri).then_some(DEFAULT_FOLLOW_INTERVAL))
     }
 
+    /// Stops the task that follows the URI, if one runs.
+    fn stop_reloader(&self) {
+        let task = self
+            .reloader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
     fn set_state(&self, s: ModelState) {
         self.metrics
             .ready
@@ -413,14 +425,7 @@ impl ModelManager {
             .get(name)
             .ok_or_else(|| ManagerError::UnknownModel(name.to_string()))?;
         let _guard = slot.lifecycle.lock().await;
-        if let Some(h) = slot
-            .reloader
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            h.abort();
-        }
+        slot.stop_reloader();
         write(&slot.current, None);
         slot.set_state(ModelState::Unloaded);
         tracing::info!(model = %name, "model unloaded");
@@ -445,14 +450,7 @@ impl ModelManager {
     /// Stops every reloader (on shutdown).
     pub fn stop_reloaders(&self) {
         for slot in self.slots() {
-            if let Some(h) = slot
-                .reloader
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                h.abort();
-            }
+            slot.stop_reloader();
         }
     }
 
