@@ -6,6 +6,7 @@
 //! the successful load, in this order.
 #![cfg(feature = "ort")]
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

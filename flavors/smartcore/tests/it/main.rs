@@ -1,0 +1,3 @@
+//! homeml-smartcore's integration tests as one binary, one module per concern.
+
+mod roundtrip;

@@ -1,0 +1,10 @@
+//! homeml-server's integration tests as one binary, one module per concern.
+
+mod protocol_common;
+mod support;
+
+mod batching;
+mod lifecycle;
+mod limits;
+mod protocol_http;
+mod protocol_interop;
