@@ -37,13 +37,13 @@ impl Store {
         if meta_path.is_file() || self.trash_dir().join(DEFAULT_EXPERIMENT_ID).is_dir() {
             return Ok(());
         }
-        let loc = util::file_uri(&dir);
+        let loc = self.new_experiment_location(DEFAULT_EXPERIMENT_ID, &dir);
         let meta = experiment_meta(DEFAULT_EXPERIMENT_ID, "Default", &loc, util::now_ms());
         meta.write_new(self.tmp_dir(), &meta_path)?;
         Ok(())
     }
 
-    fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
+    pub(crate) fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
         let path = dir.join(META);
         let id_from_dir = dir
             .file_name()
@@ -66,6 +66,15 @@ impl Store {
 
     /// Creates an experiment; names are unique among active and deleted experiments.
     pub fn create_experiment(&self, name: &str) -> Result<String> {
+        self.create_experiment_at(name, None)
+    }
+
+    /// [`Store::create_experiment`] with an artifact location (the store's default when `None`).
+    pub fn create_experiment_at(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+    ) -> Result<String> {
         names::validate_experiment_name(name)?;
         let _lock = self.lock()?;
         if let Some(e) = self.get_experiment_by_name(name)? {
@@ -86,7 +95,11 @@ impl Store {
             if dir.exists() || self.trash_dir().join(&id).exists() {
                 continue;
             }
-            let meta = experiment_meta(&id, name, &util::file_uri(&dir), util::now_ms());
+            let loc = match artifact_location {
+                Some(l) if !l.is_empty() => l.to_string(),
+                _ => self.new_experiment_location(&id, &dir),
+            };
+            let meta = experiment_meta(&id, name, &loc, util::now_ms());
             std::fs::create_dir_all(&dir).map_err(|e| TrackingError::io(&dir, e))?;
             if meta.write_new(self.tmp_dir(), &dir.join(META))? {
                 tracing::debug!(experiment_id = %id, name, "created experiment");

@@ -49,20 +49,26 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod artifacts;
 pub mod entities;
 pub mod error;
 mod experiments;
+mod file_store;
 mod fsx;
 mod meta;
 pub mod metrics;
 mod models;
 pub mod names;
 pub mod registry;
+mod run_logging;
 mod runs;
+pub mod search;
 mod store;
 mod uri;
 pub mod util;
 
+pub use api::TrackingStore;
 pub use entities::{
     Experiment, FileInfo, LifecycleStage, LogModelOptions, LoggedModel, MetricValue, ModelVersion,
     RegisteredModel, ResolvedModel, Run, RunData, RunInfo, RunOptions, RunStatus, Stage, ViewType,

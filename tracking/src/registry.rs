@@ -148,6 +148,35 @@ impl Store {
         remove_if_exists(&dir.join("tags").join(key))
     }
 
+    /// Renames a registered model; its versions (and their metas' `name`) go with it.
+    pub fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        names::validate_model_name(new_name)?;
+        let (dir, mut m) = self.registered_model_meta(name)?;
+        let target = self.registered_model_dir(new_name)?;
+        let _lock = self.lock()?;
+        if target.join(META).is_file() {
+            return Err(TrackingError::AlreadyExists {
+                kind: "registered model",
+                name: new_name.into(),
+                path: target.join(META),
+            });
+        }
+        m.set("name", new_name)
+            .set("last_updated_timestamp", util::now_ms());
+        self.write_meta(&m, &dir.join(META))?;
+        for (entry, is_dir) in fsx::list_names(&dir)? {
+            let vmeta = dir.join(&entry).join(META);
+            if is_dir && entry.starts_with("version-") && vmeta.is_file() {
+                let mut vm = self.read_meta(&vmeta, "model version", &entry)?;
+                vm.set("name", new_name);
+                self.write_meta(&vm, &vmeta)?;
+            }
+        }
+        std::fs::rename(&dir, &target).map_err(|e| TrackingError::io(&target, e))?;
+        drop(_lock);
+        self.get_registered_model(new_name)
+    }
+
     /// Deletes a registered model with all its versions (as MLflow does: the folder goes).
     pub fn delete_registered_model(&self, name: &str) -> Result<()> {
         let (dir, _) = self.registered_model_meta(name)?;
@@ -177,19 +206,30 @@ impl Store {
         let mut storage_location = source.to_string();
         if let Some(rest) = source.strip_prefix("models:/") {
             if rest.starts_with("m-") && !rest.contains('/') {
-                let lm = self.get_logged_model(rest)?;
+                // Read as the API sees it: its artifacts need not be local (mlflow-artifacts:/).
+                let lm = self.api_get_logged_model(rest, true)?;
                 storage_location = lm.artifact_location.clone();
                 model_id.get_or_insert(lm.model_id);
                 if run_id.is_none() {
-                    run_id = lm.run_id;
+                    run_id = lm.source_run_id;
                 }
             } else {
                 let resolved = self.resolve_model_uri(source)?;
                 storage_location = util::file_uri(&resolved.path);
             }
         } else if let Some(rest) = source.strip_prefix("runs:/") {
+            let (rid, sub) = rest.split_once('/').unwrap_or((rest, ""));
+            if let Ok(info) = self.get_run_info(rid) {
+                storage_location = format!(
+                    "{}/{}",
+                    info.artifact_uri.trim_end_matches('/'),
+                    sub.trim_start_matches('/')
+                )
+                .trim_end_matches('/')
+                .to_string();
+            }
             if run_id.is_none() {
-                run_id = rest.split('/').next().map(str::to_string);
+                run_id = Some(rid.to_string());
             }
         } else if let Some(p) = util::uri_to_path(source) {
             let abs = std::path::absolute(&p).map_err(|e| TrackingError::io(&p, e))?;
@@ -197,7 +237,7 @@ impl Store {
         }
         if model_id.is_some() && run_id.is_none() {
             if let Some(mid) = &model_id {
-                run_id = self.get_logged_model(mid)?.run_id;
+                run_id = self.api_get_logged_model(mid, true)?.source_run_id;
             }
         }
 

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 
 use crate::entities::ViewType;
-use crate::entities::{FileInfo, LifecycleStage, Run, RunData, RunInfo, RunOptions, RunStatus};
+use crate::entities::{
+    Experiment, FileInfo, LifecycleStage, Run, RunData, RunInfo, RunOptions, RunStatus,
+};
 use crate::error::{Result, TrackingError};
 use crate::fsx;
 use crate::meta::Meta;
@@ -94,34 +96,21 @@ impl Store {
     /// `mlflow.source.git.repoURL` when a remote is configured; `mlflow.parentRunId` for a nested
     /// run).
     pub fn start_run(&self, experiment_id: &str, opts: RunOptions) -> Result<Run> {
-        let exp = self.get_experiment(experiment_id)?;
-        if exp.lifecycle_stage != LifecycleStage::Active {
-            return Err(TrackingError::InvalidState {
-                kind: "experiment",
-                name: experiment_id.into(),
-                reason: "is deleted; runs cannot be started in it".into(),
-            });
-        }
+        self.get_active_experiment(experiment_id)?;
         for k in opts.tags.keys() {
             names::validate_key("tag key", k)?;
         }
         if let Some(parent) = &opts.parent_run_id {
             self.run_dir(parent)?;
         }
-        let exp_dir = self.experiment_dir(experiment_id)?;
-        let run_id = util::hex_id();
         let run_name = opts
             .name
             .clone()
             .or_else(|| opts.tags.get(TAG_RUN_NAME).cloned())
             .unwrap_or_else(util::run_name);
         let user = util::user_name();
-        let final_dir = exp_dir.join(&run_id);
-        let artifact_uri = util::file_uri(&final_dir.join("artifacts"));
-        let now = util::now_ms();
 
         let mut tags: BTreeMap<String, String> = BTreeMap::new();
-        tags.insert(TAG_RUN_NAME.into(), run_name.clone());
         tags.insert(TAG_USER.into(), user.clone());
         tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
         tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
@@ -138,6 +127,41 @@ impl Store {
             tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());
         }
         tags.extend(opts.tags.clone());
+        self.create_run_folder(experiment_id, &run_name, &user, util::now_ms(), tags)
+    }
+
+    /// An experiment that must be active (runs and models are created only in active ones).
+    pub(crate) fn get_active_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        let exp = self.get_experiment(experiment_id)?;
+        if exp.lifecycle_stage != LifecycleStage::Active {
+            return Err(TrackingError::InvalidState {
+                kind: "experiment",
+                name: experiment_id.into(),
+                reason: "is deleted; runs cannot be started in it".into(),
+            });
+        }
+        Ok(exp)
+    }
+
+    /// Creates a run folder in an active experiment with exactly `tags` (plus `mlflow.runName`):
+    /// the artifact URI is `<experiment artifact location>/<run id>/artifacts`, as MLflow makes it.
+    pub(crate) fn create_run_folder(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        user: &str,
+        start_time: i64,
+        mut tags: BTreeMap<String, String>,
+    ) -> Result<Run> {
+        let exp = self.get_active_experiment(experiment_id)?;
+        let exp_dir = self.experiment_dir(experiment_id)?;
+        let run_id = util::hex_id();
+        let final_dir = exp_dir.join(&run_id);
+        let artifact_uri = format!(
+            "{}/{run_id}/artifacts",
+            exp.artifact_location.trim_end_matches('/')
+        );
+        tags.insert(TAG_RUN_NAME.into(), run_name.to_string());
 
         let mut m = Meta::default();
         m.set("artifact_uri", artifact_uri)
@@ -146,14 +170,14 @@ impl Store {
             .set("experiment_id", experiment_id)
             .set("lifecycle_stage", "active")
             .set("run_id", run_id.as_str())
-            .set("run_name", run_name.as_str())
+            .set("run_name", run_name)
             .set("source_name", "")
             .set("source_type", 4)
             .set("source_version", "")
-            .set("start_time", now)
+            .set("start_time", start_time)
             .set("status", RunStatus::Running.code())
             .set("tags", Value::Array(vec![]))
-            .set("user_id", user.as_str());
+            .set("user_id", user);
 
         // Build the whole run folder beside its final place, then rename it in: readers (MLflow too)
         // never see a run without its meta.yaml or its params/metrics/artifacts folders.
@@ -206,7 +230,7 @@ impl Store {
         })
     }
 
-    fn update_run_meta(&self, run_id: &str, f: impl FnOnce(&mut Meta)) -> Result<()> {
+    pub(crate) fn update_run_meta(&self, run_id: &str, f: impl FnOnce(&mut Meta)) -> Result<()> {
         let path = self.run_dir(run_id)?.join(META);
         let mut m = self.read_meta(&path, "run", run_id)?;
         f(&mut m);
@@ -461,65 +485,6 @@ impl Store {
             });
         }
         Ok(dir)
-    }
-
-    /// Logs a param. Params are immutable: the same value again is fine, another value is
-    /// [`TrackingError::ParamChanged`].
-    pub fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        names::validate_key("param key", key)?;
-        let dir = self.active_run_dir(run_id)?;
-        self.write_param(run_id, &dir, key, value)
-    }
-
-    pub(crate) fn write_param(
-        &self,
-        run_id: &str,
-        dir: &Path,
-        key: &str,
-        value: &str,
-    ) -> Result<()> {
-        let path = dir.join("params").join(key);
-        if fsx::write_new(self.tmp_dir(), &path, value.as_bytes())? {
-            return Ok(());
-        }
-        let old = fsx::read_opt(&path)?.unwrap_or_default();
-        if old == value {
-            Ok(())
-        } else {
-            Err(TrackingError::ParamChanged {
-                run_id: run_id.into(),
-                key: key.into(),
-                old,
-                new: value.into(),
-                path,
-            })
-        }
-    }
-
-    /// Sets a tag (replacing its value). Setting `mlflow.runName` also renames the run.
-    pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
-        names::validate_key("tag key", key)?;
-        let dir = self.active_run_dir(run_id)?;
-        self.write_value(&dir.join("tags").join(key), value)?;
-        if key == TAG_RUN_NAME {
-            self.update_run_meta(run_id, |m| {
-                m.set("run_name", value);
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Deletes a tag; a missing tag is [`TrackingError::NotFound`], as in MLflow.
-    pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        names::validate_key("tag key", key)?;
-        let path = self.active_run_dir(run_id)?.join("tags").join(key);
-        std::fs::remove_file(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                TrackingError::not_found_at("tag", key, &path)
-            } else {
-                TrackingError::io(&path, e)
-            }
-        })
     }
 
     /// The run's local artifact folder.

@@ -29,12 +29,24 @@ pub struct Store {
     root: PathBuf,
     trash: PathBuf,
     run_dirs: Mutex<HashMap<String, PathBuf>>,
+    /// Where new experiments keep artifacts (`<root>/<id>`); `None`: the experiment's own folder.
+    artifact_root: Option<String>,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at a path or a `file://` URI. A new store gets experiment
     /// `0` "Default". A path that exists but is not a folder is an error.
     pub fn open(uri_or_path: impl AsRef<str>) -> Result<Store> {
+        Store::open_with_artifact_root(uri_or_path, None)
+    }
+
+    /// [`Store::open`] with a default artifact root for new experiments: an experiment created
+    /// without an artifact location keeps its artifacts at `<artifact_root>/<experiment id>` (as
+    /// `mlflow server --default-artifact-root` does, e.g. `mlflow-artifacts:/`).
+    pub fn open_with_artifact_root(
+        uri_or_path: impl AsRef<str>,
+        artifact_root: Option<&str>,
+    ) -> Result<Store> {
         let uri = uri_or_path.as_ref();
         if uri.is_empty() {
             return Err(TrackingError::BadUri {
@@ -66,6 +78,14 @@ impl Store {
             root,
             trash,
             run_dirs: Mutex::new(HashMap::new()),
+            artifact_root: artifact_root.filter(|r| !r.is_empty()).map(|r| {
+                if r.contains(':') {
+                    r.trim_end_matches('/').to_string()
+                } else {
+                    // A plain path: an absolute file:// URI, as MLflow resolves it.
+                    util::file_uri(&std::path::absolute(r).unwrap_or_else(|_| r.into()))
+                }
+            }),
         };
         store.ensure_default_experiment()?;
         Ok(store)
@@ -82,6 +102,15 @@ impl Store {
     /// The root folder (absolute).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The artifact location of a new experiment `id` whose folder is `dir`.
+    pub(crate) fn new_experiment_location(&self, id: &str, dir: &Path) -> String {
+        match &self.artifact_root {
+            // `mlflow-artifacts:/` is kept as `mlflow-artifacts:`, giving `mlflow-artifacts:/1` as MLflow.
+            Some(root) => format!("{root}/{id}"),
+            None => util::file_uri(dir),
+        }
     }
 
     /// The root as a `file://` URI.

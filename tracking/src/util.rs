@@ -311,10 +311,25 @@ pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
             rest
         };
         Some(PathBuf::from(percent_decode(rest)))
-    } else if uri.contains("://") {
+    } else if uri.contains("://") || has_scheme(uri) {
         None
     } else {
         Some(PathBuf::from(uri))
+    }
+}
+
+/// Whether `uri` starts with a URI scheme of two or more characters (`mlflow-artifacts:/1`, `s3:`);
+/// one letter is a Windows drive, not a scheme.
+fn has_scheme(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() >= 2
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
     }
 }
 
