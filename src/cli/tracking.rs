@@ -6,6 +6,8 @@ use anyhow::Context;
 use homeml_tracking::{util, ModelVersion, Run, RunStatus, Stage, Store, ViewType};
 use serde::Serialize;
 
+use super::text::printable;
+
 /// Where the store is and how to print.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
@@ -144,8 +146,13 @@ fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 
 /// Prints an aligned table.
 fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    // Every cell through `printable`: stored strings never reach the terminal raw.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -164,7 +171,7 @@ fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         println!("{}", out.trim_end());
     };
     line(headers.to_vec());
-    for row in rows {
+    for row in &rows {
         line(row.iter().map(String::as_str).collect());
     }
 }
@@ -302,16 +309,16 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<()> {
                 return print_json(&run);
             }
             let i = &run.info;
-            println!("run:         {}", i.run_id);
-            println!("name:        {}", i.run_name);
-            println!("experiment:  {}", i.experiment_id);
+            println!("run:         {}", printable(&i.run_id));
+            println!("name:        {}", printable(&i.run_name));
+            println!("experiment:  {}", printable(&i.experiment_id));
             println!("status:      {}", i.status);
             println!("lifecycle:   {}", i.lifecycle_stage.as_str());
-            println!("user:        {}", i.user_id);
+            println!("user:        {}", printable(&i.user_id));
             println!("start:       {}", fmt_time(i.start_time));
             println!("end:         {}", fmt_time(i.end_time));
             println!("duration:    {}", fmt_duration(&run));
-            println!("artifacts:   {}", i.artifact_uri);
+            println!("artifacts:   {}", printable(&i.artifact_uri));
             section("params", &run.data.params);
             let metrics: BTreeMap<String, String> = run
                 .data
@@ -329,7 +336,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<()> {
             if !run.model_outputs.is_empty() {
                 println!("models:");
                 for m in &run.model_outputs {
-                    println!("  models:/{m}");
+                    println!("  models:/{}", printable(&m.to_string()));
                 }
             }
         }
@@ -342,7 +349,11 @@ fn section(title: &str, kv: &BTreeMap<String, String>) {
         return;
     }
     println!("{title}:");
-    let w = kv.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    let kv: Vec<_> = kv
+        .iter()
+        .map(|(k, v)| (printable(k), printable(v)))
+        .collect();
+    let w = kv.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     for (k, v) in kv {
         println!("  {k:<w$}  {v}");
     }
@@ -413,9 +424,9 @@ pub fn models(args: ModelsArgs) -> anyhow::Result<()> {
             if json {
                 return print_json(&serde_json::json!({"model": model, "versions": versions}));
             }
-            println!("name:         {}", model.name);
+            println!("name:         {}", printable(&model.name));
             if let Some(d) = &model.description {
-                println!("description:  {d}");
+                println!("description:  {}", printable(d));
             }
             println!("updated:      {}", fmt_time(model.last_updated_timestamp));
             section("tags", &model.tags);

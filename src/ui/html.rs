@@ -88,6 +88,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
 .charts figure {{ margin: 0; }}
 .muted {{ color: #57606a; }}
+.notice {{ background: #fff8c5; border: 1px solid #d4a72c; padding: .5em; }}
 code {{ background: #f6f8fa; padding: 1px 4px; border-radius: 3px; }}
 </style></head>
 <body><header><a href="/">homeml</a> <span class="muted">tracking (read-only)</span></header>

@@ -91,9 +91,10 @@ async fn handle(
             respond(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "text/html; charset=utf-8",
+                // The details (paths, pieces of files) go to the log only.
                 html::page(
                     "Store error",
-                    &format!("<pre>{}</pre>", html::escape(&e.to_string())),
+                    r#"<p>The tracking store could not be read; the server's log has the details. <a href="/">Back to the start.</a></p>"#,
                 ),
             )
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use homeml_tracking::{Store, TrackingError};
+use homeml_tracking::{Store, TrackingError, ViewType};
 
 use crate::ui::chart::{line_chart, short_number};
 use crate::ui::html::{duration, encode_segment, escape, page, time};
@@ -21,7 +21,8 @@ pub fn home(store: &Store) -> PageResult {
     let mut body = String::from(
         "<h2>Experiments</h2><table><tr><th>id</th><th>name</th><th>runs</th><th>created</th></tr>",
     );
-    for exp in store.list_experiments()? {
+    let (experiments, skipped) = store.list_experiments_skipping(ViewType::ActiveOnly)?;
+    for exp in experiments {
         let runs = store.search_runs(&[exp.experiment_id.as_str()])?.len();
         let _ = write!(
             body,
@@ -32,7 +33,22 @@ pub fn home(store: &Store) -> PageResult {
             t = time(exp.creation_time),
         );
     }
-    body.push_str("</table><h2>Registered models</h2>");
+    body.push_str("</table>");
+    if !skipped.is_empty() {
+        // Which folders, never the files' paths or contents (the server's log has the details).
+        let ids: Vec<String> = skipped
+            .iter()
+            .filter_map(|f| f.parent()?.file_name())
+            .map(|id| format!("<code>{}</code>", escape(&id.to_string_lossy())))
+            .collect();
+        let _ = write!(
+            body,
+            r#"<p class="notice">{n} experiment(s) could not be read and are not shown ({ids}): their <code>meta.yaml</code> is damaged. The server's log names the files.</p>"#,
+            n = skipped.len(),
+            ids = ids.join(", "),
+        );
+    }
+    body.push_str("<h2>Registered models</h2>");
     let models = store.list_registered_models()?;
     if models.is_empty() {
         body.push_str(r#"<p class="muted">No registered model yet.</p>"#);

@@ -9,9 +9,11 @@ mod deploy_manifests;
 mod gateway_serve;
 mod plugin_cli;
 mod plugin_serve;
+mod plugin_truncated;
 mod plugin_tutorial;
 mod quickstart;
 mod serve_alias_reload;
 #[cfg(feature = "ort")]
 mod serve_ort;
+mod tracking_hostile;
 mod ui;

@@ -1,7 +1,7 @@
 //! Experiments: `<root>/<id>/meta.yaml` and `<root>/<id>/tags/<key>`; deleted ones move to `.trash/`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -157,21 +157,42 @@ impl Store {
         self.list_experiments_view(ViewType::ActiveOnly)
     }
 
-    /// Experiments of a view, ordered by id.
+    /// Experiments of a view, ordered by id. An experiment whose `meta.yaml` cannot be read is
+    /// skipped with a warning naming the file (see [`Store::list_experiments_skipping`]).
     pub fn list_experiments_view(&self, view: ViewType) -> Result<Vec<Experiment>> {
+        Ok(self.list_experiments_skipping(view)?.0)
+    }
+
+    /// Experiments of a view, ordered by id, and the `meta.yaml` files of the experiments skipped
+    /// because they cannot be read (damaged, or missing their name), each also logged as a warning.
+    /// One broken experiment does not hide the others.
+    pub fn list_experiments_skipping(
+        &self,
+        view: ViewType,
+    ) -> Result<(Vec<Experiment>, Vec<PathBuf>)> {
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         for dir in self.experiment_dirs()? {
             match self.read_experiment(&dir) {
                 Ok(e) if view.admits(e.lifecycle_stage) => out.push(e),
                 Ok(_) | Err(TrackingError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    let file = dir.join(META);
+                    // Debug formatting escapes control characters the file may hold.
+                    tracing::warn!(
+                        file = %file.display(),
+                        error = ?e.to_string(),
+                        "skipping an experiment whose meta.yaml cannot be read"
+                    );
+                    skipped.push(file);
+                }
             }
         }
         out.sort_by(|a, b| {
             (a.experiment_id.len(), &a.experiment_id)
                 .cmp(&(b.experiment_id.len(), &b.experiment_id))
         });
-        Ok(out)
+        Ok((out, skipped))
     }
 
     /// Sets an experiment tag.
@@ -312,5 +333,21 @@ mod tests {
         assert!(s.get_experiment("../x").is_err());
         s.rename_experiment(&id, "a2").unwrap();
         assert_eq!(s.get_experiment(&id).unwrap().name, "a2");
+    }
+
+    #[test]
+    fn a_broken_meta_yaml_is_skipped_and_reported() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path().to_str().unwrap()).unwrap();
+        let a = s.create_experiment("a").unwrap();
+        let b = s.create_experiment("b").unwrap();
+        let broken = d.path().join(&a).join("meta.yaml");
+        std::fs::write(&broken, "name: [unclosed\n\u{1b}]0;x\u{7}: :").unwrap();
+        let (exps, skipped) = s.list_experiments_skipping(ViewType::All).unwrap();
+        let ids: Vec<_> = exps.iter().map(|e| e.experiment_id.as_str()).collect();
+        assert_eq!(ids, ["0", b.as_str()]);
+        assert_eq!(skipped, [broken]);
+        assert_eq!(s.list_experiments().unwrap().len(), 2);
+        assert_eq!(s.search_runs(&["0", b.as_str()]).unwrap().len(), 0);
     }
 }

@@ -103,9 +103,10 @@ fn plugin_err(path: &Path, msg: impl std::fmt::Display) -> FlavorError {
 ///
 /// Loading a library runs its initialization code: only load plugins you trust.
 pub fn load_plugin(path: &Path) -> Result<Plugin, FlavorError> {
+    check_file(path)?;
     // SAFETY: loading a library runs its initializers; plugins are trusted code by contract
-    // (documented above and in flavors/README.md). libloading reports a file that is not a library
-    // as an error.
+    // (documented above and in flavors/README.md). `check_file` refused files whose structure the
+    // loader would trust past their end; libloading reports other files that are not libraries.
     let lib = unsafe { libloading::Library::new(path) }
         .map_err(|e| plugin_err(path, format!("cannot load the library: {e}")))?;
     // SAFETY: the symbol, when present, is the ABI's entry function `EntryFn` (the only contract a
@@ -122,6 +123,25 @@ pub fn load_plugin(path: &Path) -> Result<Plugin, FlavorError> {
     // SAFETY: the table comes from the library's entry point and lives as long as `lib`, which
     // `from_table` keeps.
     unsafe { from_table(path, Some(lib), table_ptr) }
+}
+
+/// Refuses a library file the dynamic loader must not see: one that is not an ELF shared library
+/// for this machine, or whose headers, segments or sections do not lie inside the file (a truncated
+/// copy, which the loader would map past its end and the process die of SIGBUS on the first touch).
+/// A bare name (no directory) is left to the loader's search path. Only checked on Linux, the
+/// platform plugins are built for.
+fn check_file(path: &Path) -> Result<(), FlavorError> {
+    if !cfg!(target_os = "linux") || path.parent().is_none_or(|p| p.as_os_str().is_empty()) {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| plugin_err(path, format!("cannot load the library: {e}")))?;
+    super::elf::check_shared_library(&bytes).map_err(|reason| {
+        plugin_err(
+            path,
+            format!("cannot load the library: not a valid shared library: {reason}"),
+        )
+    })
 }
 
 /// Checks a plugin table and wraps it.

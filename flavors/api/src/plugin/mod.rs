@@ -15,6 +15,7 @@
 pub mod abi;
 pub mod author;
 mod conv;
+mod elf;
 mod host;
 
 pub use abi::ABI_VERSION;
