@@ -18,8 +18,10 @@ const BATCH: usize = 100;
 const VERSIONS: u64 = 5;
 
 fn spawn_child(test: &str, args: &str) -> std::process::Child {
+    // Test names in the `it` binary carry this module's path.
+    let name = format!("processes::{test}");
     Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, args)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
