@@ -101,7 +101,8 @@ fn a_broken_experiment_is_skipped_and_hostile_names_are_escaped() {
         !out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\u{9b}'),
         "{out:?}"
     );
-    assert_eq!(out.matches("\\u{1b}]0;pwned").count(), 2, "{out}");
+    // The run name, the param and the mlflow.runName tag.
+    assert_eq!(out.matches("\\u{1b}]0;pwned").count(), 3, "{out}");
 
     // The UI home page: 200, the good experiment, a notice without the file's path or contents.
     let ui = common::Proc::start(
