@@ -38,6 +38,8 @@ enum Command {
     Runs(cli::tracking::RunsArgs),
     /// Registered models, versions, aliases and stages.
     Models(cli::tracking::ModelsArgs),
+    /// The MLflow tracking server: REST API and artifact proxy over the tracking store.
+    Server(cli::server::ServerArgs),
     /// Serve one model (`-m URI`) or several (`--config serve.toml`) over HTTP.
     Serve(cli::serve::ServeArgs),
     /// Run the gateway in front of model servers.
@@ -61,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Command::Experiments(a) => cli::tracking::experiments(a),
         Command::Runs(a) => cli::tracking::runs(a),
         Command::Models(a) => cli::tracking::models(a),
+        Command::Server(a) => cli::server::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Gateway(a) => cli::gateway::run(a),
         Command::Quickstart(a) => cli::quickstart::run(a),

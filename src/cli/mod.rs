@@ -7,6 +7,7 @@ pub mod logging;
 pub mod probe;
 pub mod quickstart;
 pub mod serve;
+pub mod server;
 pub mod text;
 pub mod tracking;
 pub mod ui;

@@ -1,0 +1,94 @@
+//! `homeml server`: the MLflow tracking server (REST API and artifact proxy) on a file store.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use homeml_tracking::artifacts::{ArtifactStore, LocalArtifactStore};
+
+/// Arguments of `homeml server` (MLflow's flag names and defaults).
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct ServerArgs {
+    /// The tracking store: a path or file:// URI.
+    #[arg(long, env = "MLFLOW_BACKEND_STORE_URI", default_value = "./mlruns")]
+    backend_store_uri: String,
+    /// Where proxied artifacts (`mlflow-artifacts:/`) are kept: a path or file:// URI.
+    #[arg(
+        long,
+        env = "MLFLOW_ARTIFACTS_DESTINATION",
+        default_value = "./mlartifacts"
+    )]
+    artifacts_destination: String,
+    /// The artifact root of new experiments (`mlflow-artifacts:/` proxies through this server).
+    #[arg(
+        long,
+        env = "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+        default_value = "mlflow-artifacts:/"
+    )]
+    default_artifact_root: String,
+    /// Address to listen on.
+    #[arg(short = 'h', long, env = "MLFLOW_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(short = 'p', long, env = "MLFLOW_PORT", default_value_t = 5000)]
+    port: u16,
+    /// Serve the artifact proxy (`--serve-artifacts false` turns it off).
+    #[arg(long, env = "MLFLOW_SERVE_ARTIFACTS", default_value_t = true, action = clap::ArgAction::Set)]
+    serve_artifacts: bool,
+    /// A prefix before every route, e.g. `/mlflow`.
+    #[arg(long, env = "MLFLOW_STATIC_PREFIX", default_value = "")]
+    static_prefix: String,
+    /// Largest artifact upload in MiB.
+    #[arg(long, env = "HOMEML_MAX_ARTIFACT_MB", default_value_t = 4096)]
+    max_artifact_mb: usize,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+/// Runs `homeml server` until Ctrl-C or SIGTERM.
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let store = homeml_tracking::Store::open_with_artifact_root(
+        &args.backend_store_uri,
+        Some(&args.default_artifact_root),
+    )
+    .with_context(|| format!("opening the tracking store {}", args.backend_store_uri))?;
+    let artifacts: Option<Arc<dyn ArtifactStore>> = if args.serve_artifacts {
+        let a = LocalArtifactStore::open(&args.artifacts_destination).with_context(|| {
+            format!(
+                "opening the artifact destination {}",
+                args.artifacts_destination
+            )
+        })?;
+        Some(Arc::new(a))
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("homeml-tracking")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let handle = homeml_tracking_server::start(homeml_tracking_server::Config {
+            host: args.host.clone(),
+            port: args.port,
+            store: Arc::new(store),
+            artifacts,
+            static_prefix: args.static_prefix.clone(),
+            max_artifact_bytes: args.max_artifact_mb.saturating_mul(1 << 20),
+        })
+        .await?;
+        println!(
+            "homeml tracking server listening on http://{}",
+            handle.addr()
+        );
+        tokio::select! {
+            () = crate::cli::shutdown_signal() => handle.shutdown(),
+            () = handle.wait() => {}
+        }
+        handle.wait().await;
+        anyhow::Ok(())
+    })
+}

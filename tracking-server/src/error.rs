@@ -1,0 +1,142 @@
+//! The one error type of the API, mapped to MLflow's `{"error_code", "message"}` and HTTP status in
+//! one place ([`ApiError::status`]).
+
+use homeml_tracking::TrackingError;
+use hyper::StatusCode;
+
+/// MLflow's error codes (databricks_pb2.ErrorCode names) this server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 404.
+    ResourceDoesNotExist,
+    /// 400.
+    ResourceAlreadyExists,
+    /// 400.
+    InvalidParameterValue,
+    /// 400.
+    BadRequest,
+    /// 404.
+    EndpointNotFound,
+    /// 413 (MLflow has no code of its own for it).
+    RequestTooLarge,
+    /// 405.
+    MethodNotAllowed,
+    /// 500.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The name MLflow sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::BadRequest | ErrorCode::MethodNotAllowed => "BAD_REQUEST",
+            ErrorCode::RequestTooLarge => "REQUEST_LIMIT_EXCEEDED",
+            ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status of the code, as MLflow maps it.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::ResourceAlreadyExists
+            | ErrorCode::InvalidParameterValue
+            | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct ApiError {
+    /// The code.
+    pub code: ErrorCode,
+    /// The message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// INVALID_PARAMETER_VALUE.
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidParameterValue, message)
+    }
+
+    /// RESOURCE_DOES_NOT_EXIST.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::ResourceDoesNotExist, message)
+    }
+
+    /// `Missing value for required parameter 'x'`, MLflow's words.
+    pub fn missing(field: &str) -> ApiError {
+        ApiError::invalid(format!(
+            "Missing value for required parameter '{field}'. See the API docs for more information about request parameters."
+        ))
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::json!({"error_code": self.code.as_str(), "message": self.message}).to_string()
+    }
+}
+
+impl From<TrackingError> for ApiError {
+    fn from(e: TrackingError) -> ApiError {
+        let code = match &e {
+            TrackingError::NotFound { .. } => ErrorCode::ResourceDoesNotExist,
+            TrackingError::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
+            TrackingError::InvalidName { .. }
+            | TrackingError::InvalidValue { .. }
+            | TrackingError::InvalidState { .. }
+            | TrackingError::BadUri { .. } => ErrorCode::InvalidParameterValue,
+            TrackingError::ParamChanged {
+                run_id,
+                key,
+                old,
+                new,
+                ..
+            } => {
+                return ApiError::invalid(format!(
+                    "Changing param values is not allowed. Param with key='{key}' was already logged with value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
+                ))
+            }
+            _ => ErrorCode::InternalError,
+        };
+        let message = match &e {
+            // The limits' own messages stand alone, as MLflow's do.
+            TrackingError::InvalidValue { what, reason }
+                if matches!(
+                    *what,
+                    "request" | "search" | "max_results" | "artifact path"
+                ) =>
+            {
+                reason.clone()
+            }
+            _ => e.to_string(),
+        };
+        if code == ErrorCode::InternalError {
+            tracing::error!(error = %e, "store error");
+        }
+        ApiError { code, message }
+    }
+}

@@ -1,0 +1,260 @@
+//! The HTTP side: the accept loop (one hyper HTTP/1.1 connection per stream, keep-alive, graceful
+//! shutdown, as `homeml-server` does it), request dispatch to the routes, bodies with limits, and the
+//! artifact proxy's transfers. Store calls run on blocking threads.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::handlers::{artifacts, Ctx, Handler};
+use crate::request::{path_decode, Message};
+use crate::routes::{route, Route};
+
+/// The MLflow version whose API this server speaks (`GET /version`).
+pub const MLFLOW_VERSION: &str = "3.17.2";
+
+/// Largest JSON request body.
+const MAX_JSON_BODY: usize = 64 << 20;
+
+/// Shared by every connection.
+pub(crate) struct App {
+    pub(crate) ctx: Ctx,
+    pub(crate) static_prefix: String,
+    pub(crate) max_artifact_bytes: usize,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn ok_json(v: &Value) -> Resp {
+    text(StatusCode::OK, "application/json", v.to_string())
+}
+
+fn error(e: &ApiError) -> Resp {
+    text(e.status(), "application/json", e.body())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ApiError::new(
+            ErrorCode::InternalError,
+            format!("handler failed: {e}"),
+        ))
+    })
+}
+
+async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            ErrorCode::RequestTooLarge,
+            format!("request body larger than {limit} bytes"),
+        )),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+fn content_type_of(path: &str) -> &'static str {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "txt" | "log" | "yaml" | "yml" | "md" | "py" | "csv" | "mlmodel" => "text/plain",
+        "json" => "application/json",
+        "html" => "text/html",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "svg" => "image/svg+xml",
+        _ if path.ends_with("MLmodel") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn proto(
+    app: &App,
+    f: Handler,
+    params: Vec<(&'static str, String)>,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let method = req.method().clone();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let mut msg = if method == hyper::Method::GET {
+        Message::from_query(&query)
+    } else {
+        let bytes = body_bytes(req.into_body(), MAX_JSON_BODY).await?;
+        let mut m = Message::from_json(&bytes)?;
+        m.merge_query(&query);
+        m
+    };
+    for (k, v) in params {
+        msg.set(k, &v);
+    }
+    let ctx = app.ctx.clone();
+    let v = blocking(move || f(&ctx, &msg)).await?;
+    Ok(ok_json(&v))
+}
+
+async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let store = app.ctx.artifacts.clone().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::EndpointNotFound,
+            "artifacts are not served by this server (--serve-artifacts is off)",
+        )
+    })?;
+    match r {
+        Route::ArtifactList => {
+            let msg = Message::from_query(req.uri().query().unwrap_or(""));
+            let ctx = app.ctx.clone();
+            let v = blocking(move || artifacts::proxy_list(&ctx, &msg)).await?;
+            Ok(ok_json(&v))
+        }
+        Route::ArtifactGet(raw) => {
+            let path = path_decode(&raw);
+            let p = path.clone();
+            let bytes = blocking(move || {
+                let mut a = store.get(&p)?;
+                let mut buf = Vec::with_capacity(a.size as usize);
+                std::io::Read::read_to_end(&mut a.reader, &mut buf)
+                    .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?;
+                Ok(buf)
+            })
+            .await?;
+            let mut resp = text(StatusCode::OK, content_type_of(&path), bytes);
+            let name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                resp.headers_mut().insert("content-disposition", v);
+            }
+            resp.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            Ok(resp)
+        }
+        Route::ArtifactPut(raw) => {
+            let path = path_decode(&raw);
+            // Refuse a bad path before reading the body.
+            homeml_tracking::artifacts::safe_relative_path(&path)?;
+            let bytes = body_bytes(req.into_body(), app.max_artifact_bytes).await?;
+            blocking(move || Ok(store.put_bytes(&path, &bytes)?)).await?;
+            Ok(text(StatusCode::OK, "application/json", "{}"))
+        }
+        Route::ArtifactDelete(raw) => {
+            let path = path_decode(&raw);
+            blocking(move || Ok(store.delete(&path)?)).await?;
+            Ok(ok_json(&json!({})))
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::EndpointNotFound,
+            "no such endpoint",
+        )),
+    }
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let full_path = req.uri().path().to_string();
+    let path = match full_path.strip_prefix(app.static_prefix.as_str()) {
+        Some(p) if !app.static_prefix.is_empty() => p.to_string(),
+        _ if app.static_prefix.is_empty() => full_path.clone(),
+        _ => String::new(),
+    };
+    let method = req.method().clone();
+    let r = route(&method, &path);
+    let result = match r {
+        Route::Health => Ok(text(StatusCode::OK, "text/plain", "OK")),
+        Route::Version => Ok(text(StatusCode::OK, "text/plain", MLFLOW_VERSION)),
+        Route::ServerInfo => Ok(ok_json(&json!({
+            "store_type": app.ctx.store.store_type(),
+            "workspaces_enabled": false,
+            "trace_archival_enabled": false,
+            "multipart_uploads_enabled": false,
+            "multipart_downloads_enabled": false,
+        }))),
+        Route::Proto(f, params) => proto(&app, f, params, req).await,
+        Route::MethodNotAllowed => Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("method {method} is not allowed on {full_path}"),
+        )),
+        Route::NotFound => Err(ApiError::new(
+            ErrorCode::EndpointNotFound,
+            format!("no endpoint {method} {full_path}"),
+        )),
+        r => artifact(&app, r, req).await,
+    };
+    let resp = result.unwrap_or_else(|e| {
+        if e.status().is_server_error() {
+            tracing::error!(%method, path = %full_path, error = %e, "request failed");
+        } else {
+            tracing::debug!(%method, path = %full_path, error = %e, "client error");
+        }
+        error(&e)
+    });
+    Ok(resp)
+}
+
+/// Accepts connections until `shutdown` turns true, then lets open connections finish.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+    done: watch::Sender<bool>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            () = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+            accepted = listener.accept() => {
+                let (stream, _peer): (_, SocketAddr) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let mut stop = shutdown.clone();
+                conns.spawn(async move {
+                    let svc = service_fn(move |req| handle(app.clone(), req));
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        r = conn.as_mut() => { if let Err(e) = r { tracing::debug!(error = %e, "connection ended"); } }
+                        () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.as_mut().await;
+                        }
+                    }
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        }
+    }
+    while conns.join_next().await.is_some() {}
+    done.send_replace(true);
+}
