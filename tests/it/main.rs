@@ -16,4 +16,5 @@ mod serve_alias_reload;
 #[cfg(feature = "ort")]
 mod serve_ort;
 mod tracking_hostile;
+mod tracking_server;
 mod ui;

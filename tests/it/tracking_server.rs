@@ -1,0 +1,64 @@
+//! `homeml server` driven by the real mlflow client (tests/python/tracking_server_workflow.py, mlflow
+//! 3.17.2 from the test venv) over loopback: a whole training workflow (params, metric history, a text
+//! artifact downloaded back, a nested run, pyfunc.log_model, register_model, an alias, load_model of
+//! `models:/name@alias` and predict, search_runs with a filter and an order, the error code of changing a
+//! param); then what the client logged is read from disk by homeml's file store, in MLflow's layout.
+
+use std::process::Command;
+
+use homeml_tracking::Store;
+
+use crate::common::{self, Proc};
+
+#[test]
+fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("mlruns");
+    let artifacts = tmp.path().join("mlartifacts");
+    let server = Proc::start(
+        &[
+            "server",
+            "--port",
+            "0",
+            "--backend-store-uri",
+            store.to_str().unwrap(),
+            "--artifacts-destination",
+            artifacts.to_str().unwrap(),
+        ],
+        &[("RUST_LOG", "info")],
+        tmp.path().join("server.log"),
+    );
+    let out = common::run_ok(
+        Command::new(common::python())
+            .arg(common::root().join("tests/python/tracking_server_workflow.py"))
+            .arg(format!("http://{}", server.addr))
+            .env_remove("MLFLOW_TRACKING_URI")
+            .current_dir(tmp.path()),
+    );
+    assert!(out.trim_end().ends_with("OK"), "{out}");
+
+    let s = Store::open(store.to_str().unwrap()).unwrap();
+    let exp = s
+        .get_experiment_by_name("smoke")
+        .unwrap()
+        .expect("experiment smoke");
+    let runs = s.search_runs(&[exp.experiment_id.as_str()]).unwrap();
+    assert_eq!(runs.len(), 2, "the run and its nested run");
+    let parent = runs
+        .iter()
+        .find(|r| r.parent_run_id().is_none())
+        .expect("the parent run");
+    assert_eq!(
+        parent.data.params.get("lr").map(String::as_str),
+        Some("0.1")
+    );
+    let hello = artifacts
+        .join(&exp.experiment_id)
+        .join(parent.id())
+        .join("artifacts/notes/hello.txt");
+    assert_eq!(std::fs::read_to_string(&hello).unwrap(), "hello");
+    let mv = s
+        .get_model_version_by_alias("smoke-model", "champion")
+        .unwrap();
+    assert_eq!(mv.version, 1);
+}
