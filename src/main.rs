@@ -2,6 +2,7 @@
 //!
 //! A thin clap CLI: every subcommand lives in its own module under `cli/` and calls into the crates.
 
+mod alloc;
 mod bundle;
 mod cli;
 mod ui;

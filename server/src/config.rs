@@ -7,9 +7,15 @@
 //!
 //! [limits]
 //! max_body_bytes = 33554432
-//! max_inflight_body_bytes = 268435456   # all bodies being read at once; beyond: 429 (V2) / 503 (MLflow)
-//! max_connections = 1024           # further connections get 503 + Retry-After at once and are closed
+//! max_inflight_body_bytes = 268435456   # memory of all requests in flight (bodies, decoded inputs,
+//!                                       # answers); beyond: 429 (V2) / 503 (MLflow)
+//! max_connections = 1024           # past it the longest-idle keep-alive connection is closed; when none
+//!                                  # is idle, further connections get 503 + Retry-After and are closed
+//! probe_connections = 32           # extra connections for health probes and /metrics only
+//! idle_timeout_ms = 5000           # keep-alive connections idle this long are closed
 //! header_read_timeout_ms = 10000
+//! body_read_timeout_ms = 10000     # longest wait for a body's next bytes, and the base of its deadline
+//! body_min_rate_bytes_per_s = 65536  # the body deadline grows 1 s per this many bytes; 0: no rate
 //! request_timeout_ms = 30000
 //!
 //! [[models]]
@@ -56,16 +62,31 @@ pub enum ConfigError {
 pub struct Limits {
     /// Largest request body; larger ones get 413 without being read.
     pub max_body_bytes: usize,
-    /// Request body bytes held in memory at once, over all requests (a request reserves its
-    /// Content-Length, or a chunked body what it has read, before reading it); a request that does not
-    /// fit gets the overload answer (429 on V2 and /predict, 503 on MLflow, with `Retry-After`) without
-    /// its body being read. At least `max_body_bytes`.
+    /// The memory budget of the requests in flight, in bytes, over all requests: the body bytes read
+    /// so far (reserved as they arrive), the decoded inputs, and the answers until they are sent (the
+    /// name is older than that meaning). A request that does not fit gets the overload answer (429 on
+    /// V2 and /predict, 503 on MLflow, with `Retry-After`) at the step where it stops fitting, and
+    /// readiness answers 503 while a largest allowed body would not fit. At least `max_body_bytes`.
     pub max_inflight_body_bytes: usize,
-    /// Connections served at once; a further connection is answered `503` with `Retry-After` at once,
-    /// without its request being read, and closed.
+    /// Connections served at once. When a connection arrives past it, the keep-alive connection idle
+    /// the longest is closed to make room; when none is idle, the new connection is answered `503`
+    /// with `Retry-After` at once, without its request being read, and closed.
     pub max_connections: usize,
+    /// Connections past `max_connections` kept for health probes (`/ping`, `/health`, `/v2/health/*`)
+    /// and `/metrics`: a connection that finds the main slots busy with requests takes one of these,
+    /// and is served only if its first request is one of those routes (else 503).
+    pub probe_connections: usize,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
     /// Time a client has to send a request's headers (against slowloris); the connection is closed after.
     pub header_read_timeout: Duration,
+    /// The longest wait for the next bytes of a request body, and the base of the whole body's
+    /// deadline; past either, the request gets 408 and the connection is closed.
+    pub body_read_timeout: Duration,
+    /// The slowest average rate a body may arrive at, in bytes per second: the body's deadline is
+    /// `body_read_timeout` plus one second per this many bytes received (Apache's `MinRate`). Zero: no
+    /// rate, only the wait for the next bytes is bounded.
+    pub body_min_rate: u64,
     /// Deadline of a prediction from its arrival: past it the request gets 504 and is not computed.
     pub request_timeout: Option<Duration>,
     /// How long a graceful shutdown waits for in-flight requests before closing connections.
@@ -78,7 +99,11 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_inflight_body_bytes: 256 * 1024 * 1024,
             max_connections: 1024,
+            probe_connections: 32,
+            idle_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            body_min_rate: 64 * 1024,
             request_timeout: Some(Duration::from_secs(30)),
             shutdown_grace: Duration::from_secs(30),
         }
@@ -198,7 +223,11 @@ struct FileLimits {
     max_body_bytes: Option<usize>,
     max_inflight_body_bytes: Option<usize>,
     max_connections: Option<usize>,
+    probe_connections: Option<usize>,
+    idle_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    body_min_rate_bytes_per_s: Option<u64>,
     request_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
 }
@@ -242,6 +271,18 @@ impl ServerConfig {
         }
         if let Some(v) = file.limits.header_read_timeout_ms {
             l.header_read_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = file.limits.probe_connections {
+            l.probe_connections = v;
+        }
+        if let Some(v) = file.limits.idle_timeout_ms {
+            l.idle_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = file.limits.body_read_timeout_ms {
+            l.body_read_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = file.limits.body_min_rate_bytes_per_s {
+            l.body_min_rate = v;
         }
         if let Some(v) = file.limits.request_timeout_ms {
             l.request_timeout = (v > 0).then(|| Duration::from_millis(v));
@@ -297,9 +338,12 @@ impl ServerConfig {
                 self.limits.max_inflight_body_bytes, self.limits.max_body_bytes
             )));
         }
-        if self.limits.header_read_timeout.is_zero() {
+        if self.limits.header_read_timeout.is_zero()
+            || self.limits.body_read_timeout.is_zero()
+            || self.limits.idle_timeout.is_zero()
+        {
             return Err(ConfigError::Invalid(
-                "header_read_timeout must be positive".into(),
+                "header_read_timeout, body_read_timeout and idle_timeout must be positive".into(),
             ));
         }
         for m in &self.models {
@@ -342,6 +386,17 @@ mod tests {
         assert_eq!(cfg.limits.max_inflight_body_bytes, 5000);
         assert_eq!(cfg.limits.max_connections, 1024);
         assert_eq!(cfg.limits.request_timeout, None);
+        assert_eq!(cfg.limits.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.limits.body_min_rate, 65536);
+        let cfg = ServerConfig::from_toml_str(
+            "[limits]\nbody_read_timeout_ms = 2500\nbody_min_rate_bytes_per_s = 0\nidle_timeout_ms = 700\nprobe_connections = 4\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.limits.body_read_timeout, Duration::from_millis(2500));
+        assert_eq!(cfg.limits.body_min_rate, 0);
+        assert_eq!(cfg.limits.idle_timeout, Duration::from_millis(700));
+        assert_eq!(cfg.limits.probe_connections, 4);
+        assert!(ServerConfig::from_toml_str("[limits]\nbody_read_timeout_ms = 0\n").is_err());
         assert_eq!(cfg.models.len(), 2);
         assert_eq!(cfg.models[0].name.as_deref(), Some("iris"));
         assert_eq!(cfg.models[0].max_queue_delay, Duration::from_millis(2));

@@ -13,6 +13,7 @@
 //! | `UnsupportedMediaType` | 415 | 415 | 415 |
 //! | `NotReady` | 503 | 503 | 503 |
 //! | `Overloaded` | 503 + `Retry-After` | 429 + `Retry-After` | 429 + `Retry-After` |
+//! | `BodyTimeout` | 408 + `Connection: close` | 408 | 408 |
 //! | `Timeout` | 504 | 504 | 504 |
 //! | `Internal` | 500 `INTERNAL_ERROR` | 500 | 500 |
 //!
@@ -81,6 +82,10 @@ pub enum ApiError {
         /// Seconds the client should wait, sent as `Retry-After`.
         retry_after_s: u64,
     },
+    /// The request body did not arrive in time: the client stalled or sent too slowly (408; the
+    /// connection is closed after the answer).
+    #[error("{0}")]
+    BodyTimeout(String),
     /// The request waited past its deadline and was not computed (504).
     #[error("{0}")]
     Timeout(String),
@@ -103,6 +108,7 @@ impl ApiError {
                 Protocol::Mlflow => StatusCode::SERVICE_UNAVAILABLE,
                 Protocol::V2 | Protocol::Predict => StatusCode::TOO_MANY_REQUESTS,
             },
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,7 +125,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "BAD_REQUEST",
             ApiError::NotReady(_) => "TEMPORARILY_UNAVAILABLE",
             ApiError::Overloaded { .. } => "REQUEST_LIMIT_EXCEEDED",
-            ApiError::Timeout(_) => "DEADLINE_EXCEEDED",
+            ApiError::BodyTimeout(_) | ApiError::Timeout(_) => "DEADLINE_EXCEEDED",
             ApiError::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -137,6 +143,9 @@ impl ApiError {
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
         if let ApiError::Overloaded { retry_after_s, .. } = self {
             headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_s)));
+        }
+        if let ApiError::BodyTimeout(_) = self {
+            headers.push((header::CONNECTION, HeaderValue::from_static("close")));
         }
         Encoded {
             status: self.status(p),
@@ -191,6 +200,7 @@ mod tests {
                 503,
                 429,
             ),
+            (ApiError::BodyTimeout("x".into()), 408, 408),
             (ApiError::Timeout("x".into()), 504, 504),
             (ApiError::Internal("x".into()), 500, 500),
         ];

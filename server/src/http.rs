@@ -1,15 +1,19 @@
 //! The HTTP server: accepting connections, limits, and graceful shutdown.
 //!
 //! One hyper HTTP/1.1 connection per TCP stream, with keep-alive. Protection:
-//! - at most `max_connections` connections are served at once (a semaphore). The server keeps
-//!   accepting: a connection past the limit is answered `503 Service Unavailable` with `Retry-After: 1`,
-//!   `Connection: close` and a JSON body at once, without its request being parsed or a hyper
-//!   connection being started, then closed with a lingering close so the client can read the answer
-//!   (counted in `homeml_connections_rejected_total`);
+//! - at most `max_connections` connections are served at once (a semaphore). When one more arrives,
+//!   the keep-alive connection idle the longest is closed to make room for it (see [`crate::conns`],
+//!   counted in `homeml_idle_connections_closed_total`); when none is idle, it takes one of
+//!   `probe_connections` reserved slots, served only for health probes and `/metrics` (other routes
+//!   get the 503 below), so probes are never locked out by busy clients; past those too, it is
+//!   answered `503 Service Unavailable` with `Retry-After: 1`, `Connection: close` and a JSON body at
+//!   once, without its request being parsed or a hyper connection being started, then closed with a
+//!   lingering close so the client can read the answer (counted in `homeml_connections_rejected_total`);
+//! - a keep-alive connection idle for `idle_timeout` is closed;
 //! - a client has `header_read_timeout` to send a request's headers, else the connection is closed
-//!   (slowloris);
-//! - bodies larger than `max_body_bytes` get 413 without being read, and the bodies being read at
-//!   once hold at most `max_inflight_body_bytes` (see the router).
+//!   (slowloris), and `body_read_timeout` / `body_min_rate` to send its body (see [`crate::body`]);
+//! - bodies larger than `max_body_bytes` get 413 without being read, and the requests in flight hold
+//!   at most `max_inflight_body_bytes` of memory (see [`crate::budget`]).
 //!
 //! Graceful shutdown ([`ServerHandle::shutdown`], or a signal in the CLI) stops accepting, lets every
 //! request in flight finish (closing idle keep-alive connections), waits at most `shutdown_grace`, then
@@ -21,7 +25,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use homeml_flavor::FlavorRegistry;
+use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -29,7 +35,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::budget::AnswerBody;
 use crate::config::{ConfigError, Limits, ServerConfig};
+use crate::conns::Conns;
 use crate::manager::{ManagerError, ModelManager};
 use crate::metrics::Metrics;
 use crate::resolve::Resolver;
@@ -176,6 +184,10 @@ const REJECT_LINGER: Duration = Duration::from_secs(2);
 /// Refused connections lingering at once at most; past that a refused connection is closed at once.
 const MAX_LINGERING: usize = 1024;
 
+/// How long a connection that made an idle one close waits for its slot before falling back to the
+/// probe reserve or the refusal.
+const EVICT_WAIT: Duration = Duration::from_secs(1);
+
 /// How often at most the accept loop logs that it refuses connections.
 const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -234,6 +246,33 @@ async fn accept_loop(
     let slots = Arc::new(Semaphore::new(max as usize));
     let over_limit: Arc<[u8]> = over_limit_response(max as usize).into();
     let lingering = Arc::new(Semaphore::new(MAX_LINGERING));
+    let probe_slots = Arc::new(Semaphore::new(
+        limits.probe_connections.min(Semaphore::MAX_PERMITS),
+    ));
+    let conns = Conns::new();
+    let serve = {
+        let (state, limits, conns) = (state.clone(), limits.clone(), conns.clone());
+        let (over_limit, shutdown) = (over_limit.clone(), shutdown.clone());
+        move |stream: TcpStream,
+              peer: SocketAddr,
+              permit: OwnedSemaphorePermit,
+              probe_only: bool| {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(serve_connection(
+                stream,
+                peer,
+                Served {
+                    state: state.clone(),
+                    limits: limits.clone(),
+                    conns: conns.clone(),
+                    probe_only,
+                    over_limit: over_limit.clone(),
+                },
+                shutdown.clone(),
+                permit,
+            ));
+        }
+    };
     // Refusals since the last log line, and when that was.
     let mut refused_unlogged = 0u64;
     let mut last_log: Option<Instant> = None;
@@ -250,7 +289,42 @@ async fn accept_loop(
             },
             _ = wait_for_shutdown(&mut shutdown) => break,
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            serve(stream, peer, permit, false);
+            continue;
+        }
+        if conns.evict_idlest() {
+            // The idlest connection closes at once; this one takes its slot (the semaphore hands
+            // released permits to waiters first).
+            state
+                .metrics
+                .idle_connections_closed
+                .fetch_add(1, Ordering::Relaxed);
+            let slots = slots.clone();
+            let probe_slots = probe_slots.clone();
+            let over_limit = over_limit.clone();
+            let lingering = lingering.clone();
+            let metrics = state.metrics.clone();
+            let serve = serve.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(EVICT_WAIT, slots.acquire_owned()).await {
+                    Ok(Ok(permit)) => serve(stream, peer, permit, false),
+                    _ => match probe_slots.try_acquire_owned() {
+                        Ok(permit) => serve(stream, peer, permit, true),
+                        Err(_) => {
+                            reject(stream, &over_limit, &lingering);
+                            metrics.connections_rejected.fetch_add(1, Ordering::Relaxed);
+                        }
+                    },
+                }
+            });
+            continue;
+        }
+        if let Ok(permit) = probe_slots.clone().try_acquire_owned() {
+            serve(stream, peer, permit, true);
+            continue;
+        }
+        {
             reject(stream, &over_limit, &lingering);
             state
                 .metrics
@@ -267,17 +341,7 @@ async fn accept_loop(
                 refused_unlogged = 0;
                 last_log = Some(Instant::now());
             }
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            stream,
-            peer,
-            state.clone(),
-            limits.header_read_timeout,
-            shutdown.clone(),
-            permit,
-        ));
+        }
     }
     drop(listener);
     tracing::info!("no longer accepting connections; finishing requests in flight");
@@ -295,27 +359,94 @@ async fn accept_loop(
     done.send_replace(true);
 }
 
+/// What a connection's task needs besides its stream.
+struct Served {
+    state: Arc<AppState>,
+    limits: Limits,
+    conns: Arc<Conns>,
+    /// Taken from the probe reserve: only health probes and `/metrics` are served.
+    probe_only: bool,
+    over_limit: Arc<[u8]>,
+}
+
+/// The routes a connection of the probe reserve serves.
+fn is_probe_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/ping" | "/health" | "/v2/health/live" | "/v2/health/ready" | "/metrics"
+    )
+}
+
+/// The answer of a probe-reserve connection to another route: the over-limit 503, closing.
+fn probe_only_refusal(over_limit: &[u8]) -> Response<AnswerBody> {
+    let body = over_limit
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&[][..], |i| &over_limit[i + 4..]);
+    let mut resp = Response::new(AnswerBody::new(Bytes::copy_from_slice(body)));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    state: Arc<AppState>,
-    header_read_timeout: Duration,
+    served: Served,
     mut shutdown: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let service = service_fn(move |req| {
+    let Served {
+        state,
+        limits,
+        conns,
+        probe_only,
+        over_limit,
+    } = served;
+    let registered = Arc::new(conns.register());
+    let reg = registered.clone();
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(router::handle(state, req).await) }
+        let reg = reg.clone();
+        let over_limit = over_limit.clone();
+        async move {
+            let guard = reg.busy();
+            if probe_only && !is_probe_path(req.uri().path()) {
+                state
+                    .metrics
+                    .connections_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok::<_, Infallible>(probe_only_refusal(&over_limit));
+            }
+            let mut resp = router::handle(state, req).await;
+            resp.body_mut().guard(Box::new(guard));
+            Ok::<_, Infallible>(resp)
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .keep_alive(true)
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(!probe_only)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    let state = registered.conn().clone();
     let result = tokio::select! {
         r = conn.as_mut() => r,
         _ = wait_for_shutdown(&mut shutdown) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+        _ = state.close_requested() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+        _ = registered.idle_for(limits.idle_timeout) => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }

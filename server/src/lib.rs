@@ -29,7 +29,10 @@
 #![warn(missing_docs)]
 
 pub mod batcher;
+mod body;
+mod budget;
 pub mod config;
+mod conns;
 pub mod error;
 pub mod flavors;
 pub mod http;

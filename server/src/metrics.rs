@@ -14,8 +14,10 @@
 //! | `homeml_model_loads_total` | counter | model, result (`ok`, `error`) |
 //! | `homeml_model_ready` | gauge | model |
 //! | `homeml_connections_rejected_total` | counter | (connections answered 503 past `max_connections`) |
-//! | `homeml_inflight_body_bytes` | gauge | (request body bytes reserved from the in-flight budget) |
-//! | `homeml_body_budget_rejected_total` | counter | (requests refused: their body did not fit the budget) |
+//! | `homeml_inflight_body_bytes` | gauge | (request memory reserved from the in-flight budget: bodies, decoded inputs, answers) |
+//! | `homeml_body_budget_rejected_total` | counter | (requests refused: they did not fit the in-flight memory budget) |
+//! | `homeml_body_read_timeouts_total` | counter | (requests answered 408: their body came too slowly) |
+//! | `homeml_idle_connections_closed_total` | counter | (idle keep-alive connections closed to make room past `max_connections`) |
 //!
 //! Requests that name no served model are counted under `model=""` so that clients cannot grow the
 //! label set.
@@ -205,8 +207,12 @@ pub struct Metrics {
     /// Request body bytes reserved by requests being read or decoded: the use of the in-flight body
     /// budget (`Limits::max_inflight_body_bytes`), which the router keeps in this very counter.
     pub inflight_body_bytes: AtomicUsize,
-    /// Requests refused because their body did not fit the in-flight body budget.
+    /// Requests refused because they did not fit the in-flight memory budget.
     pub body_budget_rejected: AtomicU64,
+    /// Requests answered 408 because their body did not arrive within the body-read timeout or rate.
+    pub body_read_timeouts: AtomicU64,
+    /// Idle keep-alive connections closed to make room for a new connection past `max_connections`.
+    pub idle_connections_closed: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -384,7 +390,7 @@ impl Metrics {
                 );
             }
         }
-        let server: [(&str, &str, &str, u64); 3] = [
+        let server: [(&str, &str, &str, u64); 5] = [
             (
                 "homeml_connections_rejected_total",
                 "counter",
@@ -394,14 +400,26 @@ impl Metrics {
             (
                 "homeml_inflight_body_bytes",
                 "gauge",
-                "Request body bytes held by requests being read or decoded (the in-flight body budget in use).",
+                "Request memory reserved by requests in flight: bodies as read, decoded inputs, answers until sent (the in-flight budget in use).",
                 self.inflight_body_bytes.load(Ordering::Relaxed) as u64,
             ),
             (
                 "homeml_body_budget_rejected_total",
                 "counter",
-                "Requests refused because their body did not fit the in-flight body budget.",
+                "Requests refused because they did not fit the in-flight memory budget.",
                 self.body_budget_rejected.load(Ordering::Relaxed),
+            ),
+            (
+                "homeml_body_read_timeouts_total",
+                "counter",
+                "Requests answered 408 because their body did not arrive within the body-read timeout or minimum rate.",
+                self.body_read_timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                "homeml_idle_connections_closed_total",
+                "counter",
+                "Idle keep-alive connections closed to make room for new connections past max_connections.",
+                self.idle_connections_closed.load(Ordering::Relaxed),
             ),
         ];
         for (name, ty, help, v) in server {

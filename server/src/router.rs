@@ -17,22 +17,22 @@
 //! `/models/{m}/predict`. Unknown paths answer 404; a known path with another method answers 405 with
 //! `Allow`. GET routes also answer HEAD.
 //!
-//! Request bodies are read whole, within two limits: one body is at most `max_body_bytes` (else 413,
-//! not read), and all the bodies being read or decoded at once hold at most `max_inflight_body_bytes`
-//! (a request reserves its `Content-Length` before reading, a chunked body reserves each chunk as it
-//! arrives; a request that does not fit gets the overload answer, 429 on V2 and /predict or 503 on
-//! MLflow with `Retry-After`, without the rest of its body being read). The reservation is given back
-//! when the body buffer is dropped, right after decoding.
+//! Request bodies are read whole (see [`crate::body`]: size limit, body-read timeout and minimum rate,
+//! memory reserved as the bytes arrive). A prediction then holds its share of the in-flight memory
+//! budget (see [`crate::budget`]) for its decoded inputs and its answer, until the answer is sent; a
+//! request that does not fit gets the overload answer, 429 on V2 and /predict or 503 on MLflow with
+//! `Retry-After`. `/health` and `/v2/health/ready` answer 503 while the budget could not take a
+//! largest allowed body (`/ping` and `/v2/health/live` do not: they say the process is up).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
+use crate::body::{budget_full, read_body};
+use crate::budget::{self, AnswerBody, Reservation};
 use crate::config::Limits;
 use crate::error::{ApiError, Protocol};
 use crate::manager::{ManagerError, ModelManager, ModelState, ServedVersion};
@@ -149,8 +149,8 @@ fn guess_protocol(path: &str) -> Protocol {
     }
 }
 
-fn to_response(enc: Encoded) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(enc.body));
+fn to_response(enc: Encoded) -> Response<AnswerBody> {
+    let mut resp = Response::new(AnswerBody::new(enc.body));
     *resp.status_mut() = enc.status;
     let h = resp.headers_mut();
     h.insert(
@@ -173,7 +173,7 @@ fn empty_ok() -> Encoded {
 }
 
 /// Answers one request. Never fails: every error becomes its protocol's error answer.
-pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<AnswerBody> {
     let started = Instant::now();
     // A cheap clone (the path's bytes are shared) that outlives `req`, for messages.
     let uri = req.uri().clone();
@@ -203,7 +203,8 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp
         return to_response(enc);
     }
     let mut model_label = String::new();
-    let result = dispatch(&state, route, req, started, &mut model_label).await;
+    let mut held = None;
+    let result = dispatch(&state, route, req, started, &mut model_label, &mut held).await;
     let enc = result.unwrap_or_else(|e| {
         if matches!(e, ApiError::Internal(_)) {
             tracing::warn!(path = %path, model = %model_label, error = %e, "request failed");
@@ -218,7 +219,36 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp
     state
         .metrics
         .record_request(&model_label, label, enc.status.as_u16(), started.elapsed());
-    to_response(enc)
+    let mut resp = to_response(enc);
+    if let Some(r) = held {
+        resp.body_mut().hold(r);
+    }
+    resp
+}
+
+/// Why the server is not ready to take a largest allowed request now, if it is not.
+fn memory_starved(state: &AppState) -> Option<String> {
+    let l = &state.limits;
+    budget::starved(&state.metrics, l.max_inflight_body_bytes, l.max_body_bytes).map(
+        |(used, limit)| {
+            format!(
+                "the requests in flight hold {used} of the {limit} bytes of the memory budget: a {} byte request would not fit",
+                l.max_body_bytes
+            )
+        },
+    )
+}
+
+/// `Ok` when every model is ready and the memory budget can take a largest request.
+fn readiness(state: &AppState) -> Result<(), ApiError> {
+    let mgr = &state.manager;
+    if !mgr.all_ready() {
+        return Err(ApiError::NotReady(not_ready_reason(mgr)));
+    }
+    match memory_starved(state) {
+        Some(reason) => Err(ApiError::NotReady(reason)),
+        None => Ok(()),
+    }
 }
 
 async fn dispatch(
@@ -227,13 +257,18 @@ async fn dispatch(
     req: Request<Incoming>,
     started: Instant,
     model_label: &mut String,
+    held: &mut Option<Reservation>,
 ) -> Result<Encoded, ApiError> {
     let mgr = &state.manager;
     match route {
-        Route::Ping | Route::Health => Ok(if mgr.all_ready() {
+        Route::Ping => Ok(if mgr.all_ready() {
             protocol::mlflow::ping_body()
         } else {
             ApiError::NotReady(not_ready_reason(mgr)).to_encoded(Protocol::Mlflow)
+        }),
+        Route::Health => Ok(match readiness(state) {
+            Ok(()) => protocol::mlflow::ping_body(),
+            Err(e) => e.to_encoded(Protocol::Mlflow),
         }),
         Route::Version => Ok(protocol::mlflow::version_body()),
         Route::Metrics => Ok(Encoded {
@@ -244,13 +279,7 @@ async fn dispatch(
         }),
         Route::V2Server => Ok(protocol::v2::server_metadata(V2_EXTENSIONS)),
         Route::V2Live => Ok(empty_ok()),
-        Route::V2Ready => {
-            if mgr.all_ready() {
-                Ok(empty_ok())
-            } else {
-                Err(ApiError::NotReady(not_ready_reason(mgr)))
-            }
-        }
+        Route::V2Ready => readiness(state).map(|()| empty_ok()),
         Route::V2Model(m, v) => {
             let version = served(mgr, &m, v.as_deref(), model_label)?;
             Ok(protocol::v2::model_metadata(&version.info))
@@ -272,6 +301,7 @@ async fn dispatch(
                 req,
                 started,
                 model_label,
+                held,
             )
             .await
         }
@@ -288,6 +318,7 @@ async fn dispatch(
                 req,
                 started,
                 model_label,
+                held,
             )
             .await
         }
@@ -300,6 +331,7 @@ async fn dispatch(
                 req,
                 started,
                 model_label,
+                held,
             )
             .await
         }
@@ -413,6 +445,7 @@ fn served(
     Ok(current)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn infer(
     state: &AppState,
     proto: Protocol,
@@ -421,6 +454,7 @@ async fn infer(
     req: Request<Incoming>,
     started: Instant,
     model_label: &mut String,
+    held: &mut Option<Reservation>,
 ) -> Result<Encoded, ApiError> {
     let served = served(&state.manager, name, version, model_label)?;
     let (parts, body) = req.into_parts();
@@ -435,8 +469,22 @@ async fn infer(
         Protocol::V2 => protocol::v2::decode_infer(headers, &body.bytes, info)?,
         Protocol::Predict => protocol::predict::decode(content_type, &body.bytes, info)?,
     };
-    // Gives the body's bytes back to the in-flight budget.
-    drop(body);
+    // The memory budget, step by step: the decoded inputs must fit beside the body; then the body's
+    // bytes are given back, and the answer's estimate from the outputs' shapes must fit beside the
+    // inputs before the model runs.
+    let crate::body::Body {
+        bytes,
+        held: mut reservation,
+    } = body;
+    let body_len = bytes.len();
+    if !reservation.grow(budget::tensor_bytes(&input.tensors)) {
+        return Err(budget_full(state));
+    }
+    drop(bytes);
+    reservation.shrink(body_len);
+    if !reservation.grow(budget::answer_estimate(&info.outputs, input.rows)) {
+        return Err(budget_full(state));
+    }
     let deadline = state
         .limits
         .request_timeout
@@ -445,136 +493,19 @@ async fn infer(
         .batcher
         .infer(input.tensors, input.rows, deadline)
         .await?;
-    match proto {
+    // The inputs are gone; the outputs and their encoding are what the request holds now.
+    if !reservation.resize(budget::encoding_estimate(&outputs)) {
+        return Err(budget_full(state));
+    }
+    let enc = match proto {
         Protocol::Mlflow => protocol::mlflow::encode(outputs, info, &plan),
         Protocol::V2 => protocol::v2::encode_infer(outputs, info, &plan),
         Protocol::Predict => protocol::predict::encode(outputs, info, &plan),
-    }
-}
-
-/// Bytes reserved from the in-flight body budget (`Metrics::inflight_body_bytes`, at most
-/// `Limits::max_inflight_body_bytes`); given back when dropped.
-#[derive(Debug)]
-struct Reservation<'a> {
-    used: &'a AtomicUsize,
-    bytes: usize,
-}
-
-impl<'a> Reservation<'a> {
-    fn new(used: &'a AtomicUsize) -> Reservation<'a> {
-        Reservation { used, bytes: 0 }
-    }
-
-    /// Reserves `n` more bytes if the budget has room for them under `limit`; else reserves nothing
-    /// and returns false. One atomic add (and a subtract when refused); no lock. Two requests racing
-    /// for the last bytes may both be refused, never both admitted past the limit.
-    fn grow(&mut self, n: usize, limit: usize) -> bool {
-        if n == 0 {
-            return true;
-        }
-        let before = self.used.fetch_add(n, Ordering::Relaxed);
-        if before.saturating_add(n) > limit {
-            self.used.fetch_sub(n, Ordering::Relaxed);
-            return false;
-        }
-        self.bytes += n;
-        true
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if self.bytes > 0 {
-            self.used.fetch_sub(self.bytes, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A request body in memory, holding its share of the in-flight body budget until dropped.
-#[derive(Debug)]
-struct Body<'a> {
-    bytes: Bytes,
-    _reservation: Reservation<'a>,
-}
-
-/// The answer to a request whose body does not fit the in-flight body budget.
-fn body_budget_full(state: &AppState) -> ApiError {
-    state
-        .metrics
-        .body_budget_rejected
-        .fetch_add(1, Ordering::Relaxed);
-    ApiError::Overloaded {
-        reason: "the request bodies being read fill the server's body budget",
-        retry_after_s: 1,
-    }
-}
-
-/// Reads a body of at most `max_body_bytes`, reserving its size from the in-flight body budget: a
-/// larger declared `Content-Length` is refused (413) before reading, a body growing past the limit as
-/// soon as it does; a body that does not fit the budget is refused (overloaded) before reading (with a
-/// `Content-Length`) or as soon as it outgrows the budget (chunked).
-async fn read_body<'a>(
-    state: &'a AppState,
-    headers: &http::HeaderMap,
-    mut body: Incoming,
-) -> Result<Body<'a>, ApiError> {
-    let limit = state.limits.max_body_bytes;
-    let budget = state.limits.max_inflight_body_bytes;
-    let mut reservation = Reservation::new(&state.metrics.inflight_body_bytes);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let read_error = |e: &dyn std::fmt::Display| {
-        ApiError::BadRequest(format!("cannot read the request body: {e}"))
-    };
-    let bytes = match declared {
-        Some(n) => {
-            if n > limit as u64 {
-                return Err(ApiError::PayloadTooLarge(limit));
-            }
-            // n <= limit, which is a usize.
-            if !reservation.grow(n as usize, budget) {
-                return Err(body_budget_full(state));
-            }
-            // hyper refuses a body longer than its Content-Length; the limit is a second guard.
-            match Limited::new(body, limit).collect().await {
-                Ok(c) => c.to_bytes(),
-                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                    return Err(ApiError::PayloadTooLarge(limit));
-                }
-                Err(e) => return Err(read_error(&e)),
-            }
-        }
-        None => {
-            // Chunked (or no body at all): reserve each chunk as it arrives.
-            let mut chunks: Vec<Bytes> = Vec::new();
-            let mut total = 0usize;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| read_error(&e))?;
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers
-                };
-                total = total.saturating_add(data.len());
-                if total > limit {
-                    return Err(ApiError::PayloadTooLarge(limit));
-                }
-                if !reservation.grow(data.len(), budget) {
-                    return Err(body_budget_full(state));
-                }
-                chunks.push(data);
-            }
-            match chunks.len() {
-                0 => Bytes::new(),
-                1 => chunks.swap_remove(0),
-                _ => Bytes::from(chunks.concat()),
-            }
-        }
-    };
-    Ok(Body {
-        bytes,
-        _reservation: reservation,
-    })
+    }?;
+    // Until it is sent, the answer holds its own length.
+    reservation.resize(enc.body.len());
+    *held = Some(reservation);
+    Ok(enc)
 }
 
 #[cfg(test)]
@@ -602,28 +533,5 @@ mod tests {
         assert_eq!(Route::RepoIndex.methods(), POST);
         assert_eq!(Route::Invocations(None).protocol(), Protocol::Mlflow);
         assert_eq!(Route::V2Ready.protocol(), Protocol::V2);
-    }
-
-    #[test]
-    fn reservations_stay_within_the_budget_and_are_given_back() {
-        let used = AtomicUsize::new(0);
-        let mut a = Reservation::new(&used);
-        assert!(a.grow(60, 100));
-        assert!(a.grow(0, 100));
-        let mut b = Reservation::new(&used);
-        assert!(!b.grow(41, 100), "60 + 41 is past the budget");
-        assert_eq!(
-            used.load(Ordering::Relaxed),
-            60,
-            "a refused grow reserves nothing"
-        );
-        assert!(b.grow(40, 100));
-        assert!(b.grow(0, 100));
-        assert!(!a.grow(1, 100));
-        drop(a);
-        assert_eq!(used.load(Ordering::Relaxed), 40);
-        assert!(b.grow(60, 100));
-        drop(b);
-        assert_eq!(used.load(Ordering::Relaxed), 0);
     }
 }

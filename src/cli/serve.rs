@@ -65,13 +65,28 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 33554432].
     #[arg(long, env = "HOMEML_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Request body bytes held in memory at once over all requests; a body that does not fit gets 429
-    /// (V2) / 503 (MLflow) with Retry-After, unread [default: 268435456].
+    /// Memory of all requests in flight in bytes (bodies as read, decoded inputs, answers until sent);
+    /// a request that does not fit gets 429 (V2) / 503 (MLflow) with Retry-After [default: 268435456].
     #[arg(long, env = "HOMEML_MAX_INFLIGHT_BODY_BYTES")]
     pub max_inflight_body_bytes: Option<usize>,
-    /// Connections served at once; further ones get 503 with Retry-After at once [default: 1024].
+    /// Connections served at once; past it the longest-idle keep-alive connection is closed, and when
+    /// none is idle further ones get 503 with Retry-After at once [default: 1024].
     #[arg(long, env = "HOMEML_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Extra connections kept for health probes and /metrics only [default: 32].
+    #[arg(long, env = "HOMEML_PROBE_CONNECTIONS")]
+    pub probe_connections: Option<usize>,
+    /// Close keep-alive connections idle this long, in ms [default: 5000].
+    #[arg(long, env = "HOMEML_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Longest wait for a request body's next bytes, and the base of its deadline, in ms; past it 408
+    /// [default: 10000].
+    #[arg(long, env = "HOMEML_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
+    /// Slowest average rate of a request body: its deadline grows 1 s per this many bytes; 0: no
+    /// rate [default: 65536].
+    #[arg(long, env = "HOMEML_BODY_MIN_RATE")]
+    pub body_min_rate: Option<u64>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -112,6 +127,18 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_connections {
             cfg.limits.max_connections = v;
+        }
+        if let Some(v) = self.probe_connections {
+            cfg.limits.probe_connections = v;
+        }
+        if let Some(v) = self.idle_timeout_ms {
+            cfg.limits.idle_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = self.body_read_timeout_ms {
+            cfg.limits.body_read_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = self.body_min_rate {
+            cfg.limits.body_min_rate = v;
         }
         if let Some(v) = self.request_timeout_ms {
             cfg.limits.request_timeout = (v > 0).then(|| Duration::from_millis(v));
@@ -168,9 +195,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    crate::alloc::spawn_collector();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("homeml-io")
+        .on_thread_park(crate::alloc::collect_now_and_then)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -1,0 +1,49 @@
+//! Giving freed memory back to the OS after a burst of large requests.
+//!
+//! mimalloc keeps freed pages for reuse and purges (decommits) them after a delay, but only when a
+//! thread of the process next calls into the allocator's slow paths; a server that goes quiet after
+//! a burst of 30 MB requests therefore kept ~1.6 GB resident (bench/hardening.md). `homeml serve`
+//! calls [`collect`] when a runtime thread parks (at most once a second per thread: its own heap's
+//! free pages), and a small thread calls it every second (the process-wide purge of expired pages).
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+// The symbol of the mimalloc linked in as the global allocator (libmimalloc-sys builds and links
+// it; its Rust declaration needs the crate's `extended` feature and one more dependency).
+extern "C" {
+    fn mi_collect(force: bool);
+}
+
+/// The shortest time between two collections on one thread.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// Frees what the calling thread's heap holds unused and purges expired free pages process-wide.
+pub fn collect() {
+    // SAFETY: `mi_collect` takes a plain bool, has no preconditions and may be called from any
+    // thread at any time (mimalloc's documented API); mimalloc is this process's allocator.
+    unsafe { mi_collect(false) }
+}
+
+/// [`collect`], at most once per [`EVERY`] on the calling thread (for a runtime's park hook).
+pub fn collect_now_and_then() {
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    LAST.with(|last| {
+        if last.get().is_none_or(|t| t.elapsed() >= EVERY) {
+            last.set(Some(Instant::now()));
+            collect();
+        }
+    });
+}
+
+/// Starts the thread that collects every [`EVERY`] for the life of the process.
+pub fn spawn_collector() {
+    let _ = std::thread::Builder::new()
+        .name("homeml-mem".into())
+        .spawn(|| loop {
+            std::thread::sleep(EVERY);
+            collect();
+        });
+}
