@@ -67,6 +67,13 @@ pub struct ServerConfig {
     /// Largest accepted request body in bytes (413 above). Default 1 MiB.
     #[serde(default = "default_body_limit")]
     pub max_body_bytes: usize,
+    /// Longest wait for a request body's next bytes, and the base of the body's deadline, in
+    /// milliseconds (408 past it, the connection closed). Default 10000.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// The body's deadline grows one second per this many bytes received; 0: no rate. Default 65536.
+    #[serde(default = "default_body_min_rate")]
+    pub body_min_rate_bytes_per_s: u64,
     /// Largest number of rows in one batch request (422 above). Default 1024.
     #[serde(default = "default_max_batch")]
     pub max_batch_rows: usize,
@@ -85,6 +92,12 @@ pub struct ServerConfig {
 fn default_body_limit() -> usize {
     1 << 20
 }
+fn default_body_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_min_rate() -> u64 {
+    64 * 1024
+}
 fn default_max_batch() -> usize {
     1024
 }
@@ -102,6 +115,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: default_body_limit(),
+            body_read_timeout_ms: default_body_read_timeout_ms(),
+            body_min_rate_bytes_per_s: default_body_min_rate(),
             max_batch_rows: default_max_batch(),
             pool_idle_timeout_ms: default_pool_idle_ms(),
             pool_max_idle_per_host: default_pool_max_idle(),
@@ -482,6 +497,9 @@ impl GatewayConfig {
 
     /// Checks what serde cannot: names, routes, bounds, defaults, weights, key references.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.server.body_read_timeout_ms == 0 {
+            return Err(invalid("server.body_read_timeout_ms", "must be > 0"));
+        }
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be > 0"));
         }

@@ -36,6 +36,14 @@ pub enum GatewayError {
         /// Whole seconds until a token is available (the Retry-After header).
         retry_after_secs: u64,
     },
+    /// The request body did not arrive within the body-read timeout or minimum rate (408, closes).
+    #[error("the request body came too slowly: {received} bytes in {waited_ms} ms")]
+    BodyTimeout {
+        /// Bytes received.
+        received: usize,
+        /// Milliseconds waited.
+        waited_ms: u64,
+    },
     /// No route.
     #[error("no route for {0}")]
     NotFound(String),
@@ -71,6 +79,7 @@ impl GatewayError {
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::Forbidden => StatusCode::FORBIDDEN,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -88,6 +97,7 @@ impl GatewayError {
             GatewayError::Unauthorized => "unauthorized",
             GatewayError::Forbidden => "forbidden",
             GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::BodyTimeout { .. } => "body_timeout",
             GatewayError::NotFound(_) => "not_found",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::UpstreamTimeout { .. } => "upstream_timeout",

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -280,7 +280,7 @@ pub struct Gateway {
     routes: HashMap<String, usize>,
     auth: Option<Auth>,
     metrics: Arc<Metrics>,
-    max_body: usize,
+    body_limits: crate::body::BodyLimits,
     openapi: Bytes,
     docs: Bytes,
     rng: SplitRng,
@@ -318,6 +318,10 @@ fn error_response(e: &GatewayError, request_id: &str) -> Response<Body> {
             hyper::header::RETRY_AFTER,
             HeaderValue::from(*retry_after_secs),
         );
+    }
+    if let GatewayError::BodyTimeout { .. } = e {
+        r.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
     r
 }
@@ -509,7 +513,11 @@ impl Gateway {
             routes,
             auth,
             metrics: Arc::new(Metrics::new()),
-            max_body: cfg.server.max_body_bytes,
+            body_limits: crate::body::BodyLimits {
+                max_bytes: cfg.server.max_body_bytes,
+                timeout: Duration::from_millis(cfg.server.body_read_timeout_ms),
+                min_rate: cfg.server.body_min_rate_bytes_per_s,
+            },
             openapi: Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
             docs: Bytes::from(docs),
             rng: SplitRng::new(),
@@ -597,29 +605,7 @@ impl Gateway {
     }
 
     async fn read_body(&self, req: Request<Incoming>) -> Result<Bytes, GatewayError> {
-        let too_large = GatewayError::PayloadTooLarge {
-            limit: self.max_body,
-        };
-        if let Some(len) = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            if len > self.max_body as u64 {
-                return Err(too_large);
-            }
-        }
-        match http_body_util::Limited::new(req.into_body(), self.max_body)
-            .collect()
-            .await
-        {
-            Ok(c) => Ok(c.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large),
-            Err(e) => Err(GatewayError::BadRequest(format!(
-                "cannot read the body: {e}"
-            ))),
-        }
+        crate::body::read_body(req, self.body_limits).await
     }
 
     async fn predict(

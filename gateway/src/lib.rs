@@ -19,6 +19,7 @@
 
 pub mod access_log;
 pub mod auth;
+mod body;
 pub mod client;
 pub mod config;
 pub mod error;
