@@ -388,14 +388,17 @@ mod tests {
         assert_eq!(cfg.limits.request_timeout, None);
         assert_eq!(cfg.limits.body_read_timeout, Duration::from_secs(10));
         assert_eq!(cfg.limits.body_min_rate, 65536);
-        let cfg = ServerConfig::from_toml_str(
+        let timeouts = ServerConfig::from_toml_str(
             "[limits]\nbody_read_timeout_ms = 2500\nbody_min_rate_bytes_per_s = 0\nidle_timeout_ms = 700\nprobe_connections = 4\n",
         )
         .unwrap();
-        assert_eq!(cfg.limits.body_read_timeout, Duration::from_millis(2500));
-        assert_eq!(cfg.limits.body_min_rate, 0);
-        assert_eq!(cfg.limits.idle_timeout, Duration::from_millis(700));
-        assert_eq!(cfg.limits.probe_connections, 4);
+        assert_eq!(
+            timeouts.limits.body_read_timeout,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(timeouts.limits.body_min_rate, 0);
+        assert_eq!(timeouts.limits.idle_timeout, Duration::from_millis(700));
+        assert_eq!(timeouts.limits.probe_connections, 4);
         assert!(ServerConfig::from_toml_str("[limits]\nbody_read_timeout_ms = 0\n").is_err());
         assert_eq!(cfg.models.len(), 2);
         assert_eq!(cfg.models[0].name.as_deref(), Some("iris"));
