@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn estimates_count_elements() {
         let t = Tensor::f32_matrix(3, 4, vec![0.0; 12]).unwrap();
-        assert_eq!(tensor_bytes(&[t.clone()]), 48);
+        assert_eq!(tensor_bytes(std::slice::from_ref(&t)), 48);
         assert_eq!(encoding_estimate(&[t]), 48 + 12 * ANSWER_BYTES_PER_VALUE);
         let outs = [
             IoSpec::new("label", DType::I64, vec![-1]),

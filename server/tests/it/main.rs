@@ -4,6 +4,7 @@ mod protocol_common;
 mod support;
 
 mod batching;
+mod hardening;
 mod lifecycle;
 mod limits;
 mod protocol_http;

@@ -4,7 +4,7 @@
 //! health probes are served from a reserve while every slot is busy, and refusals past both are 503
 //! with a lingering close. (A new file for the `tests/it/` move: `it/hardening.rs`.)
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
