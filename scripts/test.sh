@@ -50,6 +50,3 @@ print(libs[-1])')
 export ORT_DYLIB_PATH
 
 cargo test --workspace --all-targets --features ort "$@"
-# The default build's own branches (`#[cfg(not(feature = "ort"))]`, e.g. choosing engine "ort" in a
-# build without it): the onnx flavor's unit tests once more without the feature.
-cargo test -p homeml-onnx --lib

@@ -562,6 +562,46 @@ async fn body_limit_413() {
     assert_eq!(s.hits(), 1);
 }
 
+/// A client that declares a body and stops sending it (issue 22.1) gets 408 and a closed connection
+/// once `body_read_timeout_ms` passes with no bytes, and the gateway goes on answering others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_times_out_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = stub(model("iris", "1")).await;
+    let cfg = format!(
+        "[server]\nbody_read_timeout_ms = 300\n\n{}",
+        app("iris", "", &upstream("v1", &s.url(), ""))
+    );
+    let gw = gateway(&cfg, &[]).await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut c = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        c.write_all(
+            b"POST /apps/iris/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{\"sepal_length\":",
+        )
+        .await
+        .unwrap();
+        stalled.push(c);
+    }
+    for mut c in stalled {
+        let mut answer = Vec::new();
+        // The gateway answers and closes: read to EOF (bounded, so a gateway that never answers fails).
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            c.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the stalled connection was neither answered nor closed")
+        .unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    let r = Http::new()
+        .post(gw.addr, "/apps/iris/predict", &[], setosa())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_docs_and_routes() {
     let s = stub(model("iris", "1")).await;
