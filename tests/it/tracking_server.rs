@@ -1,8 +1,9 @@
 //! `homeml server` driven by the real mlflow client (tests/python/tracking_server_workflow.py, mlflow
-//! 3.17.2 from the test venv) over loopback: a whole training workflow (params, metric history, a text
-//! artifact downloaded back, a nested run, pyfunc.log_model, register_model, an alias, load_model of
-//! `models:/name@alias` and predict, search_runs with a filter and an order, the error code of changing a
-//! param); then what the client logged is read from disk by homeml's file store, in MLflow's layout.
+//! 3.17.2 from the test venv) over loopback: a whole training workflow with every result asserted in
+//! the script (params write-once, metric history, tags, text/binary/nested/20 MB artifacts downloaded
+//! byte-equal, a nested run, pyfunc and sklearn models loaded back, registration, an alias,
+//! `models:/name@alias`, search with filter, order and page tokens, delete/restore, error codes); then
+//! what the client logged is read from disk by homeml's file store, in MLflow's layout.
 
 use std::process::Command;
 
