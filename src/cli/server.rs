@@ -53,6 +53,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         Some(&args.default_artifact_root),
     )
     .with_context(|| format!("opening the tracking store {}", args.backend_store_uri))?;
+    let mut artifacts_root = None;
     let artifacts: Option<Arc<dyn ArtifactStore>> = if args.serve_artifacts {
         let a = LocalArtifactStore::open(&args.artifacts_destination).with_context(|| {
             format!(
@@ -60,10 +61,19 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                 args.artifacts_destination
             )
         })?;
+        artifacts_root = Some(a.root().to_path_buf());
         Some(Arc::new(a))
     } else {
         None
     };
+    let mut local_roots = vec![store.root().to_path_buf()];
+    if let Some(a) = &artifacts_root {
+        local_roots.push(a.clone());
+    }
+    let local_roots = local_roots
+        .into_iter()
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,6 +88,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             artifacts,
             static_prefix: args.static_prefix.clone(),
             max_artifact_bytes: args.max_artifact_mb.saturating_mul(1 << 20),
+            local_roots,
         })
         .await?;
         println!(

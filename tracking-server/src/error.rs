@@ -21,6 +21,10 @@ pub enum ErrorCode {
     RequestTooLarge,
     /// 405.
     MethodNotAllowed,
+    /// 401.
+    Unauthenticated,
+    /// 403.
+    PermissionDenied,
     /// 500.
     InternalError,
 }
@@ -35,7 +39,31 @@ impl ErrorCode {
             ErrorCode::BadRequest | ErrorCode::MethodNotAllowed => "BAD_REQUEST",
             ErrorCode::RequestTooLarge => "REQUEST_LIMIT_EXCEEDED",
             ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// MLflow's `error_class` of the code (mlflow/error_classification.py, client mapping).
+    fn error_class(self) -> &'static str {
+        match self {
+            ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => "RESOURCE_NOT_FOUND",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::InvalidParameterValue
+            | ErrorCode::BadRequest
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::RequestTooLarge => "INVALID_PARAMETER_VALUE",
+            ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::InternalError => "CLIENT_INTERNAL_ERROR",
+        }
+    }
+
+    /// MLflow's `sqlstate` of the code: KAM00 for client mistakes, XXM00 for internal errors.
+    fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorCode::InternalError => "XXM00",
+            _ => "KAM00",
         }
     }
 
@@ -48,6 +76,8 @@ impl ErrorCode {
             | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,12 +126,73 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        serde_json::json!({"error_code": self.code.as_str(), "message": self.message}).to_string()
+        serde_json::json!({
+            "error_code": self.code.as_str(),
+            "message": self.message,
+            "sqlstate": self.code.sqlstate(),
+            "error_class": self.code.error_class(),
+        })
+        .to_string()
+    }
+}
+
+/// MLflow's words for a missing object (never the store's file paths).
+fn not_found_message(kind: &str, name: &str) -> String {
+    match kind {
+        "experiment" => format!("Could not find experiment with ID {name}"),
+        "run" => format!("Run '{name}' not found"),
+        "registered model" => format!("Registered Model with name={name} not found"),
+        "model version" => match name.rsplit_once('/') {
+            Some((n, v)) => format!("Model Version (name={n}, version={v}) not found"),
+            None => format!("Model Version {name} not found"),
+        },
+        "logged model" => format!("Model '{name}' not found"),
+        "artifact" => format!("No such artifact: '{name}'"),
+        _ => format!("{kind} '{name}' not found"),
+    }
+}
+
+/// MLflow's words for a duplicate.
+fn exists_message(kind: &str, name: &str) -> String {
+    match kind {
+        // The file store's name carries the id and stage after a quote: keep the name only.
+        "experiment" => format!(
+            "Experiment '{}' already exists.",
+            name.split("' (id ").next().unwrap_or(name)
+        ),
+        "registered model" => format!("Registered Model (name={name}) already exists."),
+        _ => format!("{kind} '{name}' already exists"),
+    }
+}
+
+/// `param key` -> `Param key`.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
 impl From<TrackingError> for ApiError {
     fn from(e: TrackingError) -> ApiError {
+        match &e {
+            TrackingError::NotFound { kind, name, .. } => {
+                return ApiError::not_found(not_found_message(kind, name))
+            }
+            TrackingError::AlreadyExists { kind, name, .. } => {
+                return ApiError::new(ErrorCode::ResourceAlreadyExists, exists_message(kind, name))
+            }
+            TrackingError::InvalidName { what, reason, .. }
+                if reason.starts_with("longer than") =>
+            {
+                return ApiError::invalid(format!(
+                    "'{}' exceeds the maximum length of 250 characters",
+                    capitalized(what)
+                ))
+            }
+            _ => {}
+        }
         let code = match &e {
             TrackingError::NotFound { .. } => ErrorCode::ResourceDoesNotExist,
             TrackingError::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,

@@ -159,7 +159,8 @@ async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, A
             homeml_tracking::artifacts::safe_relative_path(&path)?;
             let bytes = body_bytes(req.into_body(), app.max_artifact_bytes).await?;
             blocking(move || Ok(store.put_bytes(&path, &bytes)?)).await?;
-            Ok(text(StatusCode::OK, "application/json", "{}"))
+            // MLflow answers an upload with an empty 200.
+            Ok(Response::new(Full::new(Bytes::new())))
         }
         Route::ArtifactDelete(raw) => {
             let path = path_decode(&raw);

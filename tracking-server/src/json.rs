@@ -47,6 +47,8 @@ pub fn experiment(e: &Experiment) -> Value {
     if !e.tags.is_empty() {
         o.insert("tags".into(), key_values(&e.tags));
     }
+    // MLflow 3 answers the workspace even with workspaces off.
+    o.insert("workspace".into(), json!("default"));
     Value::Object(o)
 }
 
@@ -87,7 +89,8 @@ pub fn run(r: &Run, inputs: Option<&RunInputs>) -> Value {
         .metrics
         .iter()
         .map(|(k, v)| {
-            json!({"key": k, "value": double(v.value), "timestamp": v.timestamp, "step": v.step})
+            json!({"key": k, "value": double(v.value), "timestamp": v.timestamp, "step": v.step,
+                   "run_id": r.info.run_id})
         })
         .collect();
     let mut data = Map::new();
@@ -130,14 +133,16 @@ pub fn run(r: &Run, inputs: Option<&RunInputs>) -> Value {
         }
     }
     out["inputs"] = Value::Object(inp);
-    if !r.model_outputs.is_empty() {
+    out["outputs"] = if r.model_outputs.is_empty() {
+        json!({})
+    } else {
         let ms: Vec<Value> = r
             .model_outputs
             .iter()
             .map(|m| json!({"model_id": m, "step": 0}))
             .collect();
-        out["outputs"] = json!({"model_outputs": ms});
-    }
+        json!({"model_outputs": ms})
+    };
     out
 }
 
@@ -154,7 +159,10 @@ pub fn logged_model(m: &LoggedModelInfo) -> Value {
         "last_updated_timestamp_ms",
         m.last_updated_timestamp,
     );
-    put(&mut info, "model_type", m.model_type.clone());
+    info.insert(
+        "model_type".into(),
+        json!(m.model_type.clone().unwrap_or_default()),
+    );
     put(&mut info, "source_run_id", m.source_run_id.clone());
     info.insert("status".into(), json!(m.status.as_str()));
     put(&mut info, "status_message", m.status_message.clone());
@@ -176,9 +184,14 @@ pub fn model_version(v: &ModelVersion) -> Value {
     put(&mut o, "creation_timestamp", v.creation_timestamp);
     put(&mut o, "last_updated_timestamp", v.last_updated_timestamp);
     o.insert("current_stage".into(), json!(v.current_stage.as_str()));
-    put(&mut o, "description", v.description.clone());
+    o.insert(
+        "description".into(),
+        json!(v.description.clone().unwrap_or_default()),
+    );
     o.insert("source".into(), json!(v.source));
     put(&mut o, "run_id", v.run_id.clone());
+    // The file store does not keep run links (MLflow's writes null too): MLflow answers "".
+    o.insert("run_link".into(), json!(""));
     o.insert("status".into(), json!(v.status));
     if !v.tags.is_empty() {
         o.insert("tags".into(), key_values(&v.tags));

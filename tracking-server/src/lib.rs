@@ -13,6 +13,7 @@ mod http;
 pub mod json;
 pub mod request;
 pub mod routes;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct Config {
     pub static_prefix: String,
     /// Largest artifact upload in bytes.
     pub max_artifact_bytes: usize,
+    /// The local folders holding the stores (absolute): local artifact locations must be inside.
+    pub local_roots: Vec<std::path::PathBuf>,
 }
 
 /// Errors starting the server.
@@ -103,6 +106,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         ctx: handlers::Ctx {
             store: config.store,
             artifacts: config.artifacts,
+            local_roots: config.local_roots,
         },
         static_prefix: prefix,
         max_artifact_bytes: config.max_artifact_bytes,

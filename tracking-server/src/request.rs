@@ -241,9 +241,20 @@ pub fn parse_double(v: &Value) -> Option<f64> {
     }
 }
 
-fn wrong_type(key: &str, v: &Value, want: &str) -> ApiError {
+/// MLflow's message for a field of the wrong type (`want` is what was expected; MLflow's message
+/// names the type that came, as Python calls it).
+fn wrong_type(key: &str, v: &Value, _want: &str) -> ApiError {
+    let t = match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    };
     ApiError::invalid(format!(
-        "Invalid value {v} for parameter '{key}' supplied: expected {want}"
+        "Invalid value {v} for parameter '{key}' supplied:  Hint: Value was of type '{t}'. See the API docs for more information about request parameters."
     ))
 }
 

@@ -27,6 +27,11 @@ pub fn resolve(c: &Ctx, uri: &str) -> Result<(Arc<dyn ArtifactStore>, String), A
         return Ok((store, safe_relative_path(rest.trim_start_matches('/'))?));
     }
     if let Some(path) = uri_to_path(uri).filter(|p| p.is_absolute()) {
+        if !crate::validate::inside_local_roots(c, &path) {
+            return Err(ApiError::invalid(format!(
+                "artifacts at '{uri}' are outside this server's stores"
+            )));
+        }
         let path = path.to_string_lossy().into_owned();
         let store = LocalArtifactStore::open(&path)?;
         return Ok((Arc::new(store), String::new()));

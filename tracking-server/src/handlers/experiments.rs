@@ -10,9 +10,14 @@ use crate::request::Message;
 
 /// `experiments/create`.
 pub fn create(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
+    let name = m.req_str("name")?;
+    let artifact_location = m.opt_str("artifact_location")?.filter(|s| !s.is_empty());
+    if let Some(loc) = &artifact_location {
+        crate::validate::artifact_location(c, loc)?;
+    }
     let id = c.store.create_experiment(CreateExperiment {
-        name: m.req_str("name")?,
-        artifact_location: m.opt_str("artifact_location")?.filter(|s| !s.is_empty()),
+        name,
+        artifact_location,
         tags: m.key_value_map("tags")?,
     })?;
     Ok(json!({"experiment_id": id}))

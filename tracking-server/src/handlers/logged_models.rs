@@ -10,10 +10,6 @@ use crate::error::ApiError;
 use crate::json;
 use crate::request::Message;
 
-fn model(c: &Ctx, id: &str) -> Result<Value, ApiError> {
-    Ok(json!({"model": json::logged_model(&c.store.get_logged_model(id, false)?)}))
-}
-
 /// `POST logged-models`.
 pub fn create(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
     let lm = c.store.create_logged_model(CreateLoggedModel {
@@ -54,7 +50,8 @@ pub fn set_tags(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
     let id = m.req_str("model_id")?;
     c.store
         .set_logged_model_tags(&id, &m.key_value_map("tags")?)?;
-    model(c, &id)
+    // MLflow answers an empty message here (the proto's model field is never set).
+    Ok(empty())
 }
 
 /// `DELETE logged-models/{model_id}/tags/{tag_key}`.

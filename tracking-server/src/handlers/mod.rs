@@ -23,6 +23,9 @@ pub struct Ctx {
     pub store: Arc<dyn TrackingStore>,
     /// The artifact store behind `mlflow-artifacts:/` (when artifacts are served).
     pub artifacts: Option<Arc<dyn ArtifactStore>>,
+    /// The local folders the server may read artifacts from (its stores); a local artifact
+    /// location elsewhere is refused.
+    pub local_roots: Vec<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Ctx {

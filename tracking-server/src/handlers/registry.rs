@@ -137,19 +137,35 @@ pub fn delete_alias(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
 
 /// `GET registered-models/alias`.
 pub fn get_by_alias(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
-    let mv = c
+    let alias = m.req_str("alias")?;
+    let mv = match c
         .store
-        .get_model_version_by_alias(&m.req_str("name")?, &m.req_str("alias")?)?;
+        .get_model_version_by_alias(&m.req_str("name")?, &alias)
+    {
+        // MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE, in these words.
+        Err(homeml_tracking::TrackingError::NotFound { kind: "alias", .. }) => {
+            return Err(ApiError::invalid(format!(
+                "Registered model alias {alias} not found."
+            )))
+        }
+        r => r?,
+    };
     Ok(json!({"model_version": json::model_version(&mv)}))
 }
 
 /// `model-versions/create`.
 pub fn create_version(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
+    let name = m.req_str("name")?;
+    let source = m.req_str("source")?;
+    let run_id = m.opt_str("run_id")?.filter(|s| !s.is_empty());
+    let model_id = m.opt_str("model_id")?.filter(|s| !s.is_empty());
+    let model_id =
+        crate::validate::model_version_source(c, &source, run_id.as_deref(), model_id.as_deref())?;
     let mv = c.store.create_model_version(CreateModelVersion {
-        name: m.req_str("name")?,
-        source: m.req_str("source")?,
-        run_id: m.opt_str("run_id")?,
-        model_id: m.opt_str("model_id")?,
+        name,
+        source,
+        run_id,
+        model_id,
         run_link: m.opt_str("run_link")?,
         description: m.opt_str("description")?,
         tags: m.key_value_map("tags")?,

@@ -1,6 +1,7 @@
 //! Runs: create, get, update, delete, restore, search, logging (batch, metric, param, tags),
 //! inputs, outputs, and metric history.
 
+use homeml_tracking::api::validate::{MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use homeml_tracking::api::{
     CreateRun, Dataset, DatasetInput, LogBatch, LoggedMetric, ModelOutput, SearchRuns, UpdateRun,
 };
@@ -15,6 +16,29 @@ use crate::request::Message;
 
 /// Most runs a search page holds.
 const MAX_RUNS: usize = 50_000;
+
+/// A value cut to `limit` characters: MLflow's server truncates long param and tag values rather
+/// than refusing them (MLFLOW_TRUNCATE_LONG_VALUES, on by default).
+fn truncated(mut v: String, limit: usize) -> String {
+    if let Some((i, _)) = v.char_indices().nth(limit) {
+        v.truncate(i);
+    }
+    v
+}
+
+fn params_of(m: &Message) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(m.key_values("params")?
+        .into_iter()
+        .map(|(k, v)| (k, truncated(v, MAX_PARAM_VALUE_LENGTH)))
+        .collect())
+}
+
+fn tags_of(m: &Message) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(m.key_values("tags")?
+        .into_iter()
+        .map(|(k, v)| (k, truncated(v, MAX_TAG_VALUE_LENGTH)))
+        .collect())
+}
 
 fn run_id(m: &Message) -> Result<String, ApiError> {
     m.req_str_any(&["run_id", "run_uuid"])
@@ -40,7 +64,7 @@ pub fn create(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
         user_id: m.opt_str("user_id")?,
         run_name: m.opt_str("run_name")?,
         start_time: m.opt_i64("start_time")?,
-        tags: m.key_value_map("tags")?,
+        tags: tags_of(m)?.into_iter().collect(),
     })?;
     Ok(json!({"run": json::run(&run, None)}))
 }
@@ -115,8 +139,8 @@ pub fn log_batch(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
             .iter()
             .map(metric)
             .collect::<Result<_, _>>()?,
-        params: m.key_values("params")?,
-        tags: m.key_values("tags")?,
+        params: params_of(m)?,
+        tags: tags_of(m)?,
     };
     c.store.log_batch(&id, &batch)?;
     Ok(empty())
@@ -135,7 +159,10 @@ pub fn log_param(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
     c.store.log_param(
         &id,
         &m.req_str("key")?,
-        &m.opt_str("value")?.unwrap_or_default(),
+        &truncated(
+            m.opt_str("value")?.unwrap_or_default(),
+            MAX_PARAM_VALUE_LENGTH,
+        ),
     )?;
     Ok(empty())
 }
@@ -146,15 +173,23 @@ pub fn set_tag(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
     c.store.set_tag(
         &id,
         &m.req_str("key")?,
-        &m.opt_str("value")?.unwrap_or_default(),
+        &truncated(
+            m.opt_str("value")?.unwrap_or_default(),
+            MAX_TAG_VALUE_LENGTH,
+        ),
     )?;
     Ok(empty())
 }
 
 /// `runs/delete-tag`.
 pub fn delete_tag(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
-    c.store.delete_tag(&run_id(m)?, &m.req_str("key")?)?;
-    Ok(empty())
+    let (id, key) = (run_id(m)?, m.req_str("key")?);
+    match c.store.delete_tag(&id, &key) {
+        Err(homeml_tracking::TrackingError::NotFound { kind: "tag", .. }) => Err(
+            ApiError::not_found(format!("No tag with name: {key} in run with id {id}")),
+        ),
+        r => Ok(r.map(|()| empty())?),
+    }
 }
 
 /// `runs/log-inputs`.
@@ -225,7 +260,7 @@ pub fn get_history(c: &Ctx, m: &Message) -> Result<Value, ApiError> {
                 .iter()
                 .map(|mv| {
                     let mut mv = mv.clone();
-                    mv.run_id = None;
+                    mv.run_id = Some(id.clone());
                     json::metric(&mv)
                 })
                 .collect(),

@@ -108,8 +108,12 @@ impl Store {
             max_results: max,
             page_token: req.page_token.as_deref(),
         };
+        // MLflow's default order: last_updated_timestamp DESC, name ASC, version DESC.
         query::run(self.search_model_versions(None)?, &spec, |a, b| {
-            a.name.cmp(&b.name).then(b.version.cmp(&a.version))
+            b.last_updated_timestamp
+                .cmp(&a.last_updated_timestamp)
+                .then(a.name.cmp(&b.name))
+                .then(b.version.cmp(&a.version))
         })
     }
 }
