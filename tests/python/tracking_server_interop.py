@@ -1,0 +1,92 @@
+"""Interop on disk between `homeml server` and real MLflow (3.17.2), in both directions.
+
+argv: URL_A STORE_A URL_B STORE_B, two `homeml server`s (URL_A on STORE_A, artifacts in STORE_A too;
+URL_B on STORE_B, started on an empty folder).
+1. The real client logs through URL_A (params, metrics, tags, an artifact, a pyfunc model, a registered
+   model with an alias); then real MLflow reads STORE_A from disk (MlflowClient with a file URI) and
+   finds all of it, and the artifact files are where MLflow's layout puts them.
+2. Real MLflow writes STORE_B through its file store (MLFLOW_ALLOW_FILE_STORE=true); then the client
+   reads it back through URL_B: run, params, metric history, tags, search, the run's artifact listing
+   (REST artifacts/list, answered by the server), a registered model by alias, and the model loaded
+   from `models:/name@alias` predicts.
+Prints OK at the end. Driven by tests/it/tracking_server_interop.rs."""
+import os
+import sys
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+import requests
+from mlflow import MlflowClient
+
+url_a, store_a, url_b, store_b = sys.argv[1:5]
+uri_a, uri_b = "file://" + os.path.abspath(store_a), "file://" + os.path.abspath(store_b)
+
+
+class M(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return [7] * len(model_input)
+
+
+# 1. Written over HTTP, read from disk.
+mlflow.set_tracking_uri(url_a)
+exp_a = mlflow.set_experiment("over-http").experiment_id
+with mlflow.start_run(run_name="http-run") as run:
+    mlflow.log_params({"lr": "0.1", "depth": "3"})
+    for s in range(4):
+        mlflow.log_metric("loss", 1.0 - s / 10, step=s)
+    mlflow.set_tag("team", "ml")
+    mlflow.log_text("hi", "notes/a.txt")
+    info = mlflow.pyfunc.log_model(name="model", python_model=M())
+mv = mlflow.register_model(info.model_uri, "http-model")
+MlflowClient().set_registered_model_alias("http-model", "prod", mv.version)
+
+disk = MlflowClient(tracking_uri=uri_a, registry_uri=uri_a)
+e = disk.get_experiment_by_name("over-http")
+assert e is not None and e.experiment_id == exp_a, e
+r = disk.get_run(run.info.run_id)
+assert r.info.run_name == "http-run" and r.info.status == "FINISHED", r.info
+assert r.data.params == {"lr": "0.1", "depth": "3"}, r.data.params
+assert r.data.tags["team"] == "ml", r.data.tags
+assert sorted({(m.step, m.value) for m in disk.get_metric_history(r.info.run_id, "loss")}) == [
+    (s, 1.0 - s / 10) for s in range(4)]
+assert [x.info.run_id for x in disk.search_runs([exp_a], "params.lr = '0.1'")] == [r.info.run_id]
+lm = disk.get_logged_model(info.model_id)
+assert lm.name == "model" and lm.source_run_id == r.info.run_id and str(lm.status).endswith("READY"), lm
+v = disk.get_model_version_by_alias("http-model", "prod")
+assert str(v.version) == "1" and v.source == info.model_uri, v
+# mlflow-artifacts:/ maps onto MLflow's own layout when the artifacts live in the store.
+assert open(os.path.join(store_a, exp_a, r.info.run_id, "artifacts", "notes", "a.txt")).read() == "hi"
+assert os.path.exists(os.path.join(store_a, exp_a, "models", info.model_id, "artifacts", "MLmodel"))
+
+# 2. Written by MLflow's file store, served over HTTP.
+mlflow.set_tracking_uri(uri_b)
+mlflow.set_registry_uri(uri_b)
+exp_b = mlflow.set_experiment("on-disk").experiment_id
+with mlflow.start_run(run_name="disk-run") as run_b:
+    mlflow.log_param("alpha", "0.5")
+    for s in range(3):
+        mlflow.log_metric("acc", 0.5 + s / 10, step=s)
+    mlflow.set_tag("origin", "mlflow")
+    mlflow.log_text("from mlflow", "docs/readme.txt")
+    info_b = mlflow.pyfunc.log_model(name="model", python_model=M(), registered_model_name="disk-model")
+MlflowClient().set_registered_model_alias("disk-model", "champion", "1")
+
+mlflow.set_tracking_uri(url_b)
+mlflow.set_registry_uri(url_b)
+c = MlflowClient()
+rb = c.get_run(run_b.info.run_id)
+assert rb.info.run_name == "disk-run" and rb.info.experiment_id == exp_b, rb.info
+assert rb.data.params == {"alpha": "0.5"} and rb.data.tags["origin"] == "mlflow", rb.data
+assert sorted({(m.step, m.value) for m in c.get_metric_history(rb.info.run_id, "acc")}) == [
+    (s, 0.5 + s / 10) for s in range(3)]
+assert [x.info.run_id for x in c.search_runs([exp_b], "metrics.acc > 0.6")] == [rb.info.run_id]
+assert c.get_experiment_by_name("on-disk").experiment_id == exp_b
+listing = requests.get(f"{url_b}/api/2.0/mlflow/artifacts/list",
+                       params={"run_id": rb.info.run_id, "path": "docs"}, timeout=30).json()
+assert [f["path"] for f in listing.get("files", [])] == ["docs/readme.txt"], listing
+vb = c.get_model_version_by_alias("disk-model", "champion")
+assert str(vb.version) == "1", vb
+m = mlflow.pyfunc.load_model("models:/disk-model@champion")
+assert list(m.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [7, 7, 7]
+print("OK")
