@@ -19,4 +19,5 @@ mod tracking_hostile;
 mod tracking_server;
 mod tracking_server_diff;
 mod tracking_server_interop;
+mod tracking_server_security;
 mod ui;

@@ -41,6 +41,12 @@ fn check_plain(original: &str, p: &str) -> Result<()> {
     if p.starts_with('/') || p.starts_with('~') {
         return Err(refuse(original, "it is absolute"));
     }
+    if p.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("file:")) {
+        return Err(refuse(original, "it is a file: URI"));
+    }
+    if p.contains('#') {
+        return Err(refuse(original, "it contains '#'"));
+    }
     let b = p.as_bytes();
     if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
         return Err(refuse(original, "it names a drive"));
@@ -92,6 +98,9 @@ mod tests {
             "%2fetc",
             "C:/x",
             "~/x",
+            "file:///etc/passwd",
+            "file:%2F%2F%2Fetc",
+            "a%23b",
         ] {
             assert!(safe_relative_path(bad).is_err(), "{bad}");
         }
