@@ -165,6 +165,17 @@ fn exists_message(kind: &str, name: &str) -> String {
     }
 }
 
+/// The last three components of a store path (`<exp>/<run>/meta.yaml`).
+fn tail(path: &std::path::Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .rev()
+        .take(3)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
 /// `param key` -> `Param key`.
 fn capitalized(s: &str) -> String {
     let mut c = s.chars();
@@ -182,6 +193,19 @@ impl From<TrackingError> for ApiError {
             }
             TrackingError::AlreadyExists { kind, name, .. } => {
                 return ApiError::new(ErrorCode::ResourceAlreadyExists, exists_message(kind, name))
+            }
+            // A damaged store: the file is named from the experiment folder down (the store's
+            // own location stays in the server's log).
+            TrackingError::Corrupt {
+                kind,
+                path,
+                message,
+            } => {
+                tracing::error!(error = %e, "store error");
+                return ApiError::new(
+                    ErrorCode::InternalError,
+                    format!("corrupt {kind} file {}: {message}", tail(path)),
+                );
             }
             TrackingError::InvalidName { what, reason, .. }
                 if reason.starts_with("longer than") =>

@@ -417,6 +417,12 @@ impl Store {
                             let dir = exp.path().join(name);
                             tracing::warn!(dir = %dir.display(), "skipping a folder without meta.yaml")
                         }
+                        // A run whose meta.yaml cannot be parsed is left out of the listing with
+                        // a warning naming the file (MLflow warns of a malformed run and skips it
+                        // too); reading that run still fails with the same error.
+                        Err(e @ TrackingError::Corrupt { .. }) => {
+                            tracing::warn!(error = %e, "skipping a run that cannot be read")
+                        }
                         Err(e) => {
                             first_failed.fetch_min(i, Ordering::Relaxed);
                             return (out, Some((i, e)));
