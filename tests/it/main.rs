@@ -16,5 +16,6 @@ mod serve_alias_reload;
 #[cfg(feature = "ort")]
 mod serve_ort;
 mod tracking_hostile;
+mod tracking_remote;
 mod tracking_server;
 mod ui;
