@@ -3,7 +3,8 @@
 //! ```toml
 //! host = "127.0.0.1"
 //! port = 8080
-//! tracking_uri = "mlruns"          # optional; else MLFLOW_TRACKING_URI / ./mlruns
+//! tracking_uri = "mlruns"          # optional; else MLFLOW_TRACKING_URI / ./mlruns; or http(s)://
+//! model_cache_dir = "/var/cache/homeml"  # optional: models fetched from a tracking server
 //!
 //! [limits]
 //! max_body_bytes = 33554432
@@ -191,6 +192,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The tracking store that resolves `models:/` and `runs:/` URIs.
     pub tracking_uri: Option<String>,
+    /// Where models fetched from an `http(s)://` tracking server are kept (default
+    /// `homeml_tracking::rest::default_cache_dir()`).
+    pub model_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -201,6 +205,7 @@ impl Default for ServerConfig {
             models: Vec::new(),
             limits: Limits::default(),
             tracking_uri: None,
+            model_cache_dir: None,
         }
     }
 }
@@ -211,6 +216,7 @@ struct FileConfig {
     host: Option<String>,
     port: Option<u16>,
     tracking_uri: Option<String>,
+    model_cache_dir: Option<std::path::PathBuf>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -259,6 +265,7 @@ impl ServerConfig {
             cfg.port = p;
         }
         cfg.tracking_uri = file.tracking_uri;
+        cfg.model_cache_dir = file.model_cache_dir;
         let l = &mut cfg.limits;
         if let Some(v) = file.limits.max_body_bytes {
             l.max_body_bytes = v;

@@ -91,7 +91,8 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let manager = Arc::new(ModelManager::new(
             Arc::new(registry),
-            Resolver::new(config.tracking_uri.clone()),
+            Resolver::new(config.tracking_uri.clone())
+                .with_cache_dir(config.model_cache_dir.clone()),
             metrics.clone(),
         ));
         let state = Arc::new(AppState {

@@ -2,7 +2,9 @@
 //!
 //! A plain path or a `file://` URI names a model directory (one with an `MLmodel` file). Registry and run
 //! URIs (`models:/name/1`, `models:/name@alias`, `models:/name/Production`, `models:/name/latest`,
-//! `runs:/<id>/path`, `models:/m-<id>`) are resolved through the tracking store.
+//! `runs:/<id>/path`, `models:/m-<id>`) are resolved through the tracking store: a local one, or an
+//! `http(s)://` tracking server whose artifact proxy the model is downloaded from into a local cache
+//! (complete entries only; see `homeml_tracking::rest`). Re-resolving polls the server.
 
 use std::path::{Path, PathBuf};
 
@@ -69,12 +71,22 @@ pub fn is_floating(uri: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Resolver {
     tracking_uri: Option<String>,
+    cache_dir: Option<PathBuf>,
 }
 
 impl Resolver {
     /// A resolver using the tracking store at `tracking_uri` (else `MLFLOW_TRACKING_URI`, else `./mlruns`).
     pub fn new(tracking_uri: Option<String>) -> Resolver {
-        Resolver { tracking_uri }
+        Resolver {
+            tracking_uri,
+            cache_dir: None,
+        }
+    }
+
+    /// Keeps models downloaded from a tracking server in `dir` (`None`: the default cache).
+    pub fn with_cache_dir(mut self, dir: Option<PathBuf>) -> Resolver {
+        self.cache_dir = dir;
+        self
     }
 
     /// The tracking store's URI this resolver uses.
@@ -100,6 +112,23 @@ impl Resolver {
             uri: uri.to_string(),
             message,
         };
+        if homeml_tracking::rest::is_remote_uri(&store_uri) {
+            let shown = homeml_tracking::rest::redact_uri(&store_uri);
+            let store = homeml_tracking::RestStore::open(&store_uri)
+                .map_err(|e| err(format!("tracking server {shown}: {e}")))?;
+            let cache = self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(homeml_tracking::rest::default_cache_dir);
+            let found = store
+                .resolve_model_uri(uri, &cache)
+                .map_err(|e| err(e.to_string()))?;
+            let mut resolved = resolve_dir(&found.path)?;
+            resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);
+            resolved.registered_name = found.registered_name;
+            resolved.version = found.version.map(|v| v.to_string());
+            return Ok(resolved);
+        }
         // Opening a store creates it: refuse to conjure an empty one for a server.
         if let Some(root) = homeml_tracking::util::uri_to_path(&store_uri) {
             if !root.is_dir() {

@@ -10,7 +10,7 @@ pub mod train;
 use std::time::Instant;
 
 use anyhow::Context;
-use homeml_tracking::Store;
+use homeml_tracking::Tracking;
 use train::{TrainOptions, Trained};
 
 /// Arguments of `homeml quickstart`.
@@ -52,16 +52,23 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
     step(
         1,
-        &format!("opening the tracking store {}", args.tracking_uri),
+        &format!(
+            "opening the tracking store {}",
+            homeml_tracking::rest::redact_uri(&args.tracking_uri)
+        ),
     );
-    let store = Store::open(&args.tracking_uri)
-        .with_context(|| format!("opening the tracking store {}", args.tracking_uri))?;
+    let store = Tracking::open(&args.tracking_uri).with_context(|| {
+        format!(
+            "opening the tracking store {}",
+            homeml_tracking::rest::redact_uri(&args.tracking_uri)
+        )
+    })?;
     let opts = TrainOptions {
         seed: args.seed,
         n_trees: args.n_trees,
         ..TrainOptions::default()
     };
-    type TrainFn = fn(&Store, &TrainOptions) -> anyhow::Result<Trained>;
+    type TrainFn = fn(&Tracking, &TrainOptions) -> anyhow::Result<Trained>;
     let jobs: [(&str, TrainFn); 4] = [
         (
             "iris-classifier (smartcore logistic regression)",
@@ -100,7 +107,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.no_serve {
         println!(
             "done: serve them with `homeml serve -m models:/iris-classifier@champion --tracking-uri {}`",
-            args.tracking_uri
+            homeml_tracking::rest::redact_uri(&args.tracking_uri)
         );
         return Ok(());
     }
@@ -113,7 +120,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
 async fn serve(
     args: &QuickstartArgs,
-    store: &Store,
+    store: &Tracking,
     trained: &[Trained],
     total_steps: usize,
 ) -> anyhow::Result<()> {
@@ -124,7 +131,11 @@ async fn serve(
     let mut config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
-        tracking_uri: Some(store.root_uri()),
+        // A server's URI as given (credentials in it included); a file store's absolute root.
+        tracking_uri: Some(match store {
+            Tracking::Rest(_) => args.tracking_uri.clone(),
+            Tracking::File(_) => store.uri(),
+        }),
         ..ServerConfig::default()
     };
     for t in trained {
@@ -148,7 +159,11 @@ async fn serve(
         Some((addr, stop))
     };
 
-    print_usage(&base, gateway.as_ref().map(|(a, _)| *a), &args.tracking_uri);
+    print_usage(
+        &base,
+        gateway.as_ref().map(|(a, _)| *a),
+        &homeml_tracking::rest::redact_uri(&args.tracking_uri),
+    );
     println!("ready: serving until Ctrl-C");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -254,6 +269,10 @@ fn print_usage(base: &str, gateway: Option<std::net::SocketAddr>, tracking_uri: 
         );
     }
     println!();
-    println!("Runs and metrics: homeml ui --tracking-uri {tracking_uri}   (or: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {tracking_uri})");
+    if homeml_tracking::rest::is_remote_uri(tracking_uri) {
+        println!("Runs and metrics: {tracking_uri} (the tracking server's UI), or homeml runs list --tracking-uri {tracking_uri}");
+    } else {
+        println!("Runs and metrics: homeml ui --tracking-uri {tracking_uri}   (or: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {tracking_uri})");
+    }
     println!();
 }

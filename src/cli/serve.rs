@@ -34,9 +34,14 @@ pub struct ServeArgs {
     /// Load every flavor plugin (`.so`) in this folder; a library that is refused is logged and skipped.
     #[arg(long, env = "HOMEML_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
-    /// The tracking store resolving `models:/` and `runs:/` URIs.
+    /// The tracking store resolving `models:/` and `runs:/` URIs: a path, file://, or a tracking
+    /// server's http(s):// URL (models are downloaded through its artifact proxy into
+    /// --model-cache-dir; an alias is followed by polling every --reload-interval-s).
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     pub tracking_uri: Option<String>,
+    /// Where models fetched from a tracking server are cached [default: ~/.cache/homeml/models].
+    #[arg(long, env = "HOMEML_MODEL_CACHE")]
+    pub model_cache_dir: Option<PathBuf>,
     /// Most rows per model call [default: 256].
     #[arg(long, env = "HOMEML_MAX_BATCH_ROWS")]
     pub max_batch_rows: Option<usize>,
@@ -118,6 +123,9 @@ impl ServeArgs {
         }
         if self.tracking_uri.is_some() {
             cfg.tracking_uri = self.tracking_uri.clone();
+        }
+        if self.model_cache_dir.is_some() {
+            cfg.model_cache_dir = self.model_cache_dir.clone();
         }
         if let Some(v) = self.max_body_bytes {
             cfg.limits.max_body_bytes = v;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use homeml_tracking::{util, ModelVersion, Run, RunStatus, Stage, Store, ViewType};
+use homeml_tracking::{util, ModelVersion, Run, RunStatus, Stage, Tracking, ViewType};
 use serde::Serialize;
 
 use super::text::printable;
@@ -11,7 +11,8 @@ use super::text::printable;
 /// Where the store is and how to print.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The tracking store: a path or a file:// URI (as MLflow's MLFLOW_TRACKING_URI).
+    /// The tracking store: a path, a file:// URI, or a tracking server's http(s):// URL (as MLflow's
+    /// MLFLOW_TRACKING_URI; MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN authenticate).
     #[arg(
         long,
         env = "MLFLOW_TRACKING_URI",
@@ -25,9 +26,13 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.tracking_uri)
-            .with_context(|| format!("opening the tracking store {}", self.tracking_uri))
+    fn open(&self) -> anyhow::Result<Tracking> {
+        Tracking::open(&self.tracking_uri).with_context(|| {
+            format!(
+                "opening the tracking store {}",
+                homeml_tracking::rest::redact_uri(&self.tracking_uri)
+            )
+        })
     }
 }
 
@@ -472,11 +477,7 @@ pub fn models(args: ModelsArgs) -> anyhow::Result<()> {
             stage,
             archive_existing,
         } => {
-            let v = if archive_existing {
-                store.transition_stage_archiving_others(&name, version, stage)?
-            } else {
-                store.transition_stage(&name, version, stage)?
-            };
+            let v = store.transition_stage(&name, version, stage, archive_existing)?;
             if json {
                 return print_json(&v);
             }

@@ -16,6 +16,7 @@ mod serve_alias_reload;
 #[cfg(feature = "ort")]
 mod serve_ort;
 mod tracking_hostile;
+mod tracking_remote;
 mod tracking_server;
 mod tracking_server_concurrency;
 mod tracking_server_diff;

@@ -106,6 +106,34 @@ pub enum TrackingError {
         /// The state and what it forbids.
         reason: String,
     },
+    /// A tracking server answered with an error no closer variant describes.
+    #[error("tracking server {server}: {code} (HTTP {status}): {message}")]
+    Remote {
+        /// The server (credentials left out).
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// MLflow's error code (`INTERNAL_ERROR`, `PERMISSION_DENIED`, ...).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// A tracking server could not be reached, or its answer could not be read.
+    #[error("tracking server {server}: {reason}")]
+    Transport {
+        /// The server (credentials left out).
+        server: String,
+        /// The endpoint and what failed.
+        reason: String,
+    },
+    /// A downloaded file does not match what the server's listing said.
+    #[error("download of {what} is incomplete or damaged: {reason}")]
+    Download {
+        /// The artifact.
+        what: String,
+        /// What did not match.
+        reason: String,
+    },
     /// The MLmodel file of a model directory could not be read or written.
     #[error("model directory {}: {source}", path.display())]
     Model {

@@ -51,6 +51,7 @@
 
 pub mod api;
 pub mod artifacts;
+mod client;
 pub mod entities;
 pub mod error;
 mod experiments;
@@ -61,6 +62,7 @@ pub mod metrics;
 mod models;
 pub mod names;
 pub mod registry;
+pub mod rest;
 mod run_logging;
 mod runs;
 pub mod search;
@@ -69,6 +71,7 @@ mod uri;
 pub mod util;
 
 pub use api::TrackingStore;
+pub use client::Tracking;
 pub use entities::{
     Experiment, FileInfo, LifecycleStage, LogModelOptions, LoggedModel, MetricValue, ModelVersion,
     RegisteredModel, ResolvedModel, Run, RunData, RunInfo, RunOptions, RunStatus, Stage, ViewType,
@@ -78,6 +81,7 @@ pub use experiments::DEFAULT_EXPERIMENT_ID;
 pub use metrics::Metric;
 pub use models::MLFLOW_VERSION;
 pub use registry::ModelVersionOptions;
+pub use rest::RestStore;
 pub use runs::{
     TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
     TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,

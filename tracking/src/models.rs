@@ -28,6 +28,26 @@ fn dir_size(path: &Path) -> u64 {
     }
 }
 
+/// Fills what MLflow writes into a logged copy's MLmodel: `run_id`, `model_id`, `model_uuid`,
+/// `artifact_path`, `utc_time_created`, `mlflow_version` and `model_size_bytes` (of `dir`).
+pub(crate) fn stamp_mlmodel(
+    mlmodel: &mut MlModel,
+    run_id: &str,
+    model_id: &str,
+    artifact_location: &str,
+    dir: &Path,
+) {
+    mlmodel.run_id = Some(run_id.to_string());
+    mlmodel.model_id = Some(model_id.to_string());
+    mlmodel.model_uuid = Some(model_id.to_string());
+    mlmodel.artifact_path = Some(artifact_location.to_string());
+    mlmodel.utc_time_created = Some(util::utc_time_created());
+    mlmodel.mlflow_version = Some(MLFLOW_VERSION.to_string());
+    mlmodel
+        .extra
+        .insert("model_size_bytes".into(), dir_size(dir).into());
+}
+
 impl Store {
     /// Logs an MLflow model directory (holding an `MLmodel` a flavor wrote) as an MLflow 3 logged model
     /// of the run, and registers it when `opts.register_as` is set.
@@ -65,15 +85,13 @@ impl Store {
         let tmp = fsx::tmp_path(&models_dir);
         let tmp_artifacts = tmp.join("artifacts");
         fsx::copy_tree(model_dir, &tmp_artifacts)?;
-        mlmodel.run_id = Some(run_id.to_string());
-        mlmodel.model_id = Some(model_id.clone());
-        mlmodel.model_uuid = Some(model_id.clone());
-        mlmodel.artifact_path = Some(artifact_location.clone());
-        mlmodel.utc_time_created = Some(util::utc_time_created());
-        mlmodel.mlflow_version = Some(MLFLOW_VERSION.to_string());
-        mlmodel
-            .extra
-            .insert("model_size_bytes".into(), dir_size(&tmp_artifacts).into());
+        stamp_mlmodel(
+            &mut mlmodel,
+            run_id,
+            &model_id,
+            &artifact_location,
+            &tmp_artifacts,
+        );
         mlmodel
             .write_dir(&tmp_artifacts)
             .map_err(|source| TrackingError::Model {

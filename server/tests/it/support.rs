@@ -149,6 +149,7 @@ pub fn config(models: Vec<ModelConfig>) -> ServerConfig {
         models,
         limits: Limits::default(),
         tracking_uri: None,
+        model_cache_dir: None,
     }
 }
 

@@ -31,7 +31,7 @@ use homeml_smartcore::smartcore::linear::logistic_regression::{
     LogisticRegression, LogisticRegressionParameters,
 };
 use homeml_smartcore::{SmartcoreModel, SmartcorePredictor};
-use homeml_tracking::{LogModelOptions, RunOptions, RunStatus, Store};
+use homeml_tracking::{LogModelOptions, RunOptions, RunStatus, Tracking};
 use serde_json::json;
 
 /// The iris data set (150 rows), shipped in `data/iris.csv`.
@@ -207,13 +207,13 @@ fn classifier_signature(table: &Table, probabilities: Option<i64>) -> Signature 
 
 /// A run in progress: ends as FAILED unless [`RunGuard::finish`] is called.
 struct RunGuard<'a> {
-    store: &'a Store,
+    store: &'a Tracking,
     run_id: String,
     done: bool,
 }
 
 impl RunGuard<'_> {
-    fn start<'a>(store: &'a Store, run_name: &str, model: &str) -> Result<RunGuard<'a>> {
+    fn start<'a>(store: &'a Tracking, run_name: &str, model: &str) -> Result<RunGuard<'a>> {
         let exp = store.get_or_create_experiment(EXPERIMENT)?;
         let mut tags = BTreeMap::new();
         tags.insert("homeml.example".to_string(), model.to_string());
@@ -359,7 +359,7 @@ fn f64s_of(out: &[homeml_flavor::Tensor], i: usize) -> Result<Vec<f64>> {
 /// smartcore's L-BFGS fit reports no per-iteration loss, so the run logs one step per value of the L2
 /// penalty `alpha` tried (steps 0..), with `train_accuracy`, `val_accuracy` and `val_log_loss`, then keeps
 /// the best on validation.
-pub fn train_iris_logreg(store: &Store, opts: &TrainOptions) -> Result<Trained> {
+pub fn train_iris_logreg(store: &Tracking, opts: &TrainOptions) -> Result<Trained> {
     let name = "iris-classifier";
     let data = Table::parse_csv(IRIS_CSV)?;
     let (train, val) = data.split(opts.val_fraction, opts.seed);
@@ -418,7 +418,7 @@ pub fn train_iris_logreg(store: &Store, opts: &TrainOptions) -> Result<Trained> 
 }
 
 /// Iris species with a smartcore random forest, registered as `iris-random-forest`.
-pub fn train_iris_random_forest(store: &Store, opts: &TrainOptions) -> Result<Trained> {
+pub fn train_iris_random_forest(store: &Tracking, opts: &TrainOptions) -> Result<Trained> {
     let name = "iris-random-forest";
     let data = Table::parse_csv(IRIS_CSV)?;
     let (train, val) = data.split(opts.val_fraction, opts.seed);
@@ -464,7 +464,7 @@ pub fn train_iris_random_forest(store: &Store, opts: &TrainOptions) -> Result<Tr
 }
 
 /// Diabetes progression with a smartcore random forest regressor, registered as `diabetes-regressor`.
-pub fn train_diabetes_regressor(store: &Store, opts: &TrainOptions) -> Result<Trained> {
+pub fn train_diabetes_regressor(store: &Tracking, opts: &TrainOptions) -> Result<Trained> {
     let name = "diabetes-regressor";
     let data = Table::parse_csv(DIABETES_CSV)?;
     let (train, val) = data.split(opts.val_fraction, opts.seed);
@@ -538,7 +538,7 @@ fn regression_metrics(pred: &[f64], truth: &[f64]) -> (f64, f64, f64) {
 ///
 /// Logs one step per 10 L-BFGS iterations (`train_accuracy`, `val_accuracy`, `val_log_loss`): the model
 /// is refitted from scratch with 10, 20, ... iterations, the curve a per-epoch log would show.
-pub fn train_iris_linfa(store: &Store, opts: &TrainOptions) -> Result<Trained> {
+pub fn train_iris_linfa(store: &Tracking, opts: &TrainOptions) -> Result<Trained> {
     let name = "iris-linfa";
     let data = Table::parse_csv(IRIS_CSV)?;
     let (train, val) = data.split(opts.val_fraction, opts.seed);
@@ -621,7 +621,7 @@ mod tests {
     #[test]
     fn examples_log_register_and_alias() {
         let tmp = std::env::temp_dir().join(format!("homeml-train-test-{}", std::process::id()));
-        let store = Store::open(tmp.to_string_lossy()).unwrap();
+        let store = Tracking::File(homeml_tracking::Store::open(tmp.to_string_lossy()).unwrap());
         let opts = TrainOptions {
             n_trees: 5,
             ..TrainOptions::default()
@@ -636,7 +636,10 @@ mod tests {
         assert!(d.headline.1 < 80.0, "{d:?}");
         let l = train_iris_linfa(&store, &opts).unwrap();
         assert!(l.headline.1 > 0.85, "{l:?}");
-        let resolved = store
+        let Tracking::File(file) = &store else {
+            unreachable!("a file store")
+        };
+        let resolved = file
             .resolve_model_uri("models:/iris-classifier@champion")
             .unwrap();
         assert!(resolved.path.join("MLmodel").exists());
