@@ -6,7 +6,7 @@ use homeml_flavor::FlavorRegistry;
 
 /// A registry with every flavor compiled into this crate, in order of preference: `onnx`
 /// (homeml-onnx: tract, or ONNX Runtime with its `ort` feature), `smartcore` (homeml-smartcore) and
-/// `linfa` (homeml-linfa).
+/// `linfa` (homeml-linfa), `lightgbm` (homeml-lightgbm) and `xgboost` (homeml-xgboost).
 ///
 /// Callers may add plugins to the returned registry before [`crate::Server::start`].
 pub fn builtin_registry() -> FlavorRegistry {
@@ -16,6 +16,8 @@ pub fn builtin_registry() -> FlavorRegistry {
         Arc::new(homeml_onnx::OnnxFlavor::new()) as Arc<dyn homeml_flavor::Flavor>,
         Arc::new(homeml_smartcore::SmartcoreFlavor::new()),
         Arc::new(homeml_linfa::LinfaFlavor::new()),
+        Arc::new(homeml_lightgbm::LightGbmFlavor::new()),
+        Arc::new(homeml_xgboost::XgBoostFlavor::new()),
     ] {
         if let Err(e) = registry.register(flavor, "built-in") {
             tracing::error!(error = %e, "cannot register a built-in flavor");
@@ -38,7 +40,9 @@ mod tests {
             vec![
                 "onnx".to_string(),
                 "smartcore".to_string(),
-                "linfa".to_string()
+                "linfa".to_string(),
+                "lightgbm".to_string(),
+                "xgboost".to_string()
             ]
         );
     }

@@ -14,14 +14,6 @@ const PYTHON_ONLY_HINTS: &[(&str, &str)] = &[
         "a scikit-learn model is a Python pickle: export it with skl2onnx (zipmap=False) and log it with mlflow.onnx.log_model",
     ),
     (
-        "xgboost",
-        "export the booster to ONNX (onnxmltools) and log it with mlflow.onnx.log_model",
-    ),
-    (
-        "lightgbm",
-        "export the booster to ONNX (onnxmltools) and log it with mlflow.onnx.log_model",
-    ),
-    (
         "pytorch",
         "export the network with torch.onnx.export and log it with mlflow.onnx.log_model",
     ),
