@@ -4,6 +4,8 @@
 //! host = "127.0.0.1"
 //! port = 8080
 //! tracking_uri = "mlruns"          # optional; else MLFLOW_TRACKING_URI / ./mlruns
+//! admin_token_file = "/run/secrets/homeml-admin"  # optional (or admin_token = "..."): the bearer token
+//!                                  # of /v2/repository/*; without one those routes work on loopback only
 //!
 //! [limits]
 //! max_body_bytes = 33554432
@@ -35,6 +37,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::admin::AdminToken;
 use crate::batcher::BatcherSettings;
 
 /// Errors reading a configuration.
@@ -191,6 +194,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The tracking store that resolves `models:/` and `runs:/` URIs.
     pub tracking_uri: Option<String>,
+    /// The bearer token of the model-management routes (see [`crate::admin`]); `None`: open on a
+    /// loopback address, 403 on any other.
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Default for ServerConfig {
@@ -201,6 +207,7 @@ impl Default for ServerConfig {
             models: Vec::new(),
             limits: Limits::default(),
             tracking_uri: None,
+            admin_token: None,
         }
     }
 }
@@ -211,6 +218,8 @@ struct FileConfig {
     host: Option<String>,
     port: Option<u16>,
     tracking_uri: Option<String>,
+    admin_token: Option<String>,
+    admin_token_file: Option<String>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -259,6 +268,21 @@ impl ServerConfig {
             cfg.port = p;
         }
         cfg.tracking_uri = file.tracking_uri;
+        cfg.admin_token = match (file.admin_token, file.admin_token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "give admin_token or admin_token_file, not both".into(),
+                ))
+            }
+            (Some(t), None) => Some(
+                AdminToken::new(&t)
+                    .ok_or_else(|| ConfigError::Invalid("admin_token is empty".into()))?,
+            ),
+            (None, Some(path)) => {
+                Some(AdminToken::from_file(Path::new(&path)).map_err(ConfigError::Invalid)?)
+            }
+            (None, None) => None,
+        };
         let l = &mut cfg.limits;
         if let Some(v) = file.limits.max_body_bytes {
             l.max_body_bytes = v;
@@ -416,6 +440,24 @@ mod tests {
         assert_eq!(cfg.models.len(), 2);
         assert_eq!(cfg.models[1].max_queue_delay, Duration::from_millis(2));
         assert_eq!(cfg.limits.request_timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn the_admin_token_from_the_file_or_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("t");
+        std::fs::write(&token, "tok\n").unwrap();
+        let cfg = ServerConfig::from_toml_str(&format!(
+            "admin_token_file = {:?}\n",
+            token.to_str().unwrap()
+        ))
+        .unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("tok"));
+        let cfg = ServerConfig::from_toml_str("admin_token = \"x\"\n").unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("x"));
+        assert!(ServerConfig::from_toml_str("admin_token = \"\"\n").is_err());
+        assert!(ServerConfig::from_toml_str("admin_token_file = \"/nonexistent/t\"\n").is_err());
+        assert_eq!(ServerConfig::from_toml_str("").unwrap().admin_token, None);
     }
 
     #[test]

@@ -101,6 +101,12 @@ pub trait Model: Send + Sync {
     /// Runs one batch. `inputs` are in the order of [`Model::inputs`], all with the same number of rows;
     /// the result is in the order of [`Model::outputs`], each with that many rows.
     fn predict(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, FlavorError>;
+
+    /// Whether `predict` gives a meaningful answer for rows with missing values (NaN in a float input).
+    /// Models that cannot (most) make the server refuse such rows with a 400 naming the row and column.
+    fn accepts_missing_values(&self) -> bool {
+        false
+    }
 }
 
 /// A model family: the code that turns an MLmodel flavor entry into a [`Model`].
