@@ -5,6 +5,8 @@
 //! port = 8080
 //! tracking_uri = "mlruns"          # optional; else MLFLOW_TRACKING_URI / ./mlruns; or http(s)://
 //! model_cache_dir = "/var/cache/homeml"  # optional: models fetched from a tracking server
+//! admin_token_file = "/run/secrets/homeml-admin"  # optional (or admin_token = "..."): the bearer token
+//!                                  # of /v2/repository/*; without one those routes work on loopback only
 //!
 //! [limits]
 //! max_body_bytes = 33554432
@@ -36,6 +38,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::admin::AdminToken;
 use crate::batcher::BatcherSettings;
 
 /// Errors reading a configuration.
@@ -195,6 +198,9 @@ pub struct ServerConfig {
     /// Where models fetched from an `http(s)://` tracking server are kept (default
     /// `homeml_tracking::rest::default_cache_dir()`).
     pub model_cache_dir: Option<std::path::PathBuf>,
+    /// The bearer token of the model-management routes (see [`crate::admin`]); `None`: open on a
+    /// loopback address, 403 on any other.
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Default for ServerConfig {
@@ -206,6 +212,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             tracking_uri: None,
             model_cache_dir: None,
+            admin_token: None,
         }
     }
 }
@@ -217,6 +224,8 @@ struct FileConfig {
     port: Option<u16>,
     tracking_uri: Option<String>,
     model_cache_dir: Option<std::path::PathBuf>,
+    admin_token: Option<String>,
+    admin_token_file: Option<String>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -266,6 +275,21 @@ impl ServerConfig {
         }
         cfg.tracking_uri = file.tracking_uri;
         cfg.model_cache_dir = file.model_cache_dir;
+        cfg.admin_token = match (file.admin_token, file.admin_token_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "give admin_token or admin_token_file, not both".into(),
+                ))
+            }
+            (Some(t), None) => Some(
+                AdminToken::new(&t)
+                    .ok_or_else(|| ConfigError::Invalid("admin_token is empty".into()))?,
+            ),
+            (None, Some(path)) => {
+                Some(AdminToken::from_file(Path::new(&path)).map_err(ConfigError::Invalid)?)
+            }
+            (None, None) => None,
+        };
         let l = &mut cfg.limits;
         if let Some(v) = file.limits.max_body_bytes {
             l.max_body_bytes = v;
@@ -423,6 +447,24 @@ mod tests {
         assert_eq!(cfg.models.len(), 2);
         assert_eq!(cfg.models[1].max_queue_delay, Duration::from_millis(2));
         assert_eq!(cfg.limits.request_timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn the_admin_token_from_the_file_or_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("t");
+        std::fs::write(&token, "tok\n").unwrap();
+        let cfg = ServerConfig::from_toml_str(&format!(
+            "admin_token_file = {:?}\n",
+            token.to_str().unwrap()
+        ))
+        .unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("tok"));
+        let cfg = ServerConfig::from_toml_str("admin_token = \"x\"\n").unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("x"));
+        assert!(ServerConfig::from_toml_str("admin_token = \"\"\n").is_err());
+        assert!(ServerConfig::from_toml_str("admin_token_file = \"/nonexistent/t\"\n").is_err());
+        assert_eq!(ServerConfig::from_toml_str("").unwrap().admin_token, None);
     }
 
     #[test]

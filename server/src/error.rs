@@ -7,6 +7,8 @@
 //! |---|---|---|---|
 //! | `BadRequest` | 400 `BAD_REQUEST` | 400 | 400 |
 //! | `InvalidParameter` | 400 `INVALID_PARAMETER_VALUE` | 400 | 400 |
+//! | `Unauthorized` | 401 `UNAUTHENTICATED` + `WWW-Authenticate: Bearer` | 401 | 401 |
+//! | `Forbidden` | 403 `PERMISSION_DENIED` | 403 | 403 |
 //! | `NotFound` | 404 `RESOURCE_DOES_NOT_EXIST` | 404 | 404 |
 //! | `MethodNotAllowed` | 405 | 405 | 405 |
 //! | `PayloadTooLarge` | 413 | 413 | 413 |
@@ -57,6 +59,12 @@ pub enum ApiError {
     /// A parameter has a value that is not allowed (400; MLflow `INVALID_PARAMETER_VALUE`).
     #[error("{0}")]
     InvalidParameter(String),
+    /// An admin route without the right bearer token (401, with `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// An admin route that is disabled on this server (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Unknown model, version or route (404).
     #[error("{0}")]
     NotFound(String),
@@ -99,6 +107,8 @@ impl ApiError {
     pub fn status(&self, p: Protocol) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -119,6 +129,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::InvalidParameter(_) => "INVALID_PARAMETER_VALUE",
+            ApiError::Unauthorized(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "PERMISSION_DENIED",
             ApiError::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
             ApiError::MethodNotAllowed(_) => "BAD_REQUEST",
             ApiError::PayloadTooLarge(_) => "INVALID_PARAMETER_VALUE",
@@ -143,6 +155,12 @@ impl ApiError {
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
         if let ApiError::Overloaded { retry_after_s, .. } = self {
             headers.push((header::RETRY_AFTER, HeaderValue::from(*retry_after_s)));
+        }
+        if let ApiError::Unauthorized(_) = self {
+            headers.push((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"homeml admin\""),
+            ));
         }
         if let ApiError::BodyTimeout(_) = self {
             headers.push((header::CONNECTION, HeaderValue::from_static("close")));
@@ -187,6 +205,8 @@ mod tests {
         let cases = [
             (ApiError::BadRequest("x".into()), 400, 400),
             (ApiError::InvalidParameter("x".into()), 400, 400),
+            (ApiError::Unauthorized("x".into()), 401, 401),
+            (ApiError::Forbidden("x".into()), 403, 403),
             (ApiError::NotFound("x".into()), 404, 404),
             (ApiError::MethodNotAllowed("x".into()), 405, 405),
             (ApiError::PayloadTooLarge(10), 413, 413),

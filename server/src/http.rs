@@ -99,7 +99,14 @@ impl Server {
             manager: manager.clone(),
             metrics: metrics.clone(),
             limits: config.limits.clone(),
+            admin: crate::admin::AdminGuard::new(config.admin_token.clone(), addr.ip()),
         });
+        if matches!(state.admin, crate::admin::AdminGuard::Closed { .. }) {
+            tracing::warn!(
+                addr = %addr,
+                "the model-management routes (/v2/repository/*) answer 403: this address is reachable from other machines and no admin token is set (--admin-token, HOMEML_ADMIN_TOKEN or --admin-token-file)"
+            );
+        }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
         tokio::spawn(accept_loop(

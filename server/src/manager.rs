@@ -58,6 +58,9 @@ pub struct ServedVersion {
     pub flavor: String,
     /// The directory it was loaded from.
     pub path: PathBuf,
+    /// Whether the model gives meaningful answers for missing values (NaN); when not, requests holding
+    /// one are refused (see [`crate::missing`]).
+    pub accepts_missing_values: bool,
     identity: String,
 }
 
@@ -222,6 +225,7 @@ impl Loader {
         };
         let version = resolved.version.clone().unwrap_or_else(|| "1".to_string());
         let info = ModelInfo::from_loaded(slot.name.clone(), version, &loaded);
+        let accepts_missing_values = loaded.model.accepts_missing_values();
         let settings = BatcherSettings {
             max_batch_rows: slot.config.max_batch_rows,
             max_queue_delay: slot.config.max_queue_delay,
@@ -243,6 +247,7 @@ impl Loader {
             batcher,
             flavor: loaded.flavor,
             path: resolved.path,
+            accepts_missing_values,
             identity: resolved.identity,
         });
         write(&slot.current, Some(version.clone()));

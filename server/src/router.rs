@@ -12,6 +12,9 @@
 //! | `/predict`, `/models/{m}/predict` | POST | bare arrays |
 //! | `/metrics` | GET | Prometheus text |
 //!
+//! The `/v2/repository/...` routes manage models: they need the admin token when one is set, and
+//! answer 403 without one on a non-loopback address (see [`crate::admin`]).
+//!
 //! `POST /invocations` and `POST /predict` serve the only model of a single-model server. With several
 //! models, name one with the `x-model-name` header or use `/models/{m}/invocations` and
 //! `/models/{m}/predict`. Unknown paths answer 404; a known path with another method answers 405 with
@@ -51,6 +54,7 @@ pub(crate) struct AppState {
     pub(crate) manager: Arc<ModelManager>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) limits: Limits,
+    pub(crate) admin: crate::admin::AdminGuard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +264,12 @@ async fn dispatch(
     held: &mut Option<Reservation>,
 ) -> Result<Encoded, ApiError> {
     let mgr = &state.manager;
+    if matches!(
+        route,
+        Route::RepoIndex | Route::RepoLoad(_) | Route::RepoUnload(_)
+    ) {
+        state.admin.check(req.headers())?;
+    }
     match route {
         Route::Ping => Ok(if mgr.all_ready() {
             protocol::mlflow::ping_body()
@@ -282,7 +292,10 @@ async fn dispatch(
         Route::V2Ready => readiness(state).map(|()| empty_ok()),
         Route::V2Model(m, v) => {
             let version = served(mgr, &m, v.as_deref(), model_label)?;
-            Ok(protocol::v2::model_metadata(&version.info))
+            Ok(crate::missing::annotate_metadata(
+                protocol::v2::model_metadata(&version.info),
+                version.accepts_missing_values,
+            ))
         }
         Route::V2ModelReady(m, v) => {
             served(mgr, &m, v.as_deref(), model_label)?;
@@ -459,16 +472,9 @@ async fn infer(
     let served = served(&state.manager, name, version, model_label)?;
     let (parts, body) = req.into_parts();
     let body = read_body(state, &parts.headers, body).await?;
-    let headers = &parts.headers;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     let info = &served.info;
-    let (input, plan) = match proto {
-        Protocol::Mlflow => protocol::mlflow::decode(content_type, &body.bytes, info)?,
-        Protocol::V2 => protocol::v2::decode_infer(headers, &body.bytes, info)?,
-        Protocol::Predict => protocol::predict::decode(content_type, &body.bytes, info)?,
-    };
+    let (input, plan) = crate::decode::request(proto, &parts.headers, &body.bytes, info)?;
+    crate::missing::check(&input, info, served.accepts_missing_values)?;
     // The memory budget, step by step: the decoded inputs must fit beside the body; then the body's
     // bytes are given back, and the answer's estimate from the outputs' shapes must fit beside the
     // inputs before the model runs.

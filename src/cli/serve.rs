@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use homeml_server::{builtin_registry, ModelConfig, Server, ServerConfig};
+use homeml_server::{builtin_registry, AdminToken, ModelConfig, Server, ServerConfig};
 
 /// Arguments of `homeml serve`.
 #[derive(Debug, clap::Args)]
@@ -92,6 +92,19 @@ pub struct ServeArgs {
     /// rate [default: 65536].
     #[arg(long, env = "HOMEML_BODY_MIN_RATE")]
     pub body_min_rate: Option<u64>,
+    /// The bearer token the model-management routes (`/v2/repository/...`) need; without one they work
+    /// on a loopback address only (403 elsewhere). Prefer the env var or --admin-token-file: a flag's
+    /// value shows in the process list.
+    #[arg(
+        long,
+        env = "HOMEML_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
+    pub admin_token: Option<String>,
+    /// A file holding the admin token (its whole content, trimmed).
+    #[arg(long, env = "HOMEML_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -150,6 +163,13 @@ impl ServeArgs {
         }
         if let Some(v) = self.request_timeout_ms {
             cfg.limits.request_timeout = (v > 0).then(|| Duration::from_millis(v));
+        }
+        if let Some(t) = &self.admin_token {
+            cfg.admin_token =
+                Some(AdminToken::new(t).ok_or_else(|| anyhow::anyhow!("--admin-token is empty"))?);
+        }
+        if let Some(path) = &self.admin_token_file {
+            cfg.admin_token = Some(AdminToken::from_file(path).map_err(anyhow::Error::msg)?);
         }
         if let Some(uri) = &self.model_uri {
             let mut m = ModelConfig::new(uri.clone());
@@ -231,6 +251,58 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_flag_or_a_file() {
+        let cfg = Cli::try_parse_from(["serve", "-m", "/tmp/m", "--admin-token", "abc"])
+            .unwrap()
+            .serve
+            .to_config()
+            .unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("abc"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let cfg = Cli::try_parse_from(["serve", "-m", "/tmp/m", "--admin-token-file"])
+            .map(|_| ())
+            .err();
+        assert!(cfg.is_some(), "--admin-token-file needs a value");
+        let cfg = Cli::try_parse_from([
+            "serve",
+            "-m",
+            "/tmp/m",
+            "--admin-token-file",
+            file.to_str().unwrap(),
+        ])
+        .unwrap()
+        .serve
+        .to_config()
+        .unwrap();
+        assert_eq!(cfg.admin_token, AdminToken::new("from-file"));
+        assert!(Cli::try_parse_from([
+            "serve",
+            "-m",
+            "/tmp/m",
+            "--admin-token",
+            "a",
+            "--admin-token-file",
+            file.to_str().unwrap(),
+        ])
+        .is_err());
+        std::fs::write(&file, "\n").unwrap();
+        let err = Cli::try_parse_from([
+            "serve",
+            "-m",
+            "/tmp/m",
+            "--admin-token-file",
+            file.to_str().unwrap(),
+        ])
+        .unwrap()
+        .serve
+        .to_config()
+        .unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
     }
 
     #[test]

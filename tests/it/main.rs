@@ -7,6 +7,7 @@ mod support;
 mod deploy_lint;
 mod deploy_manifests;
 mod gateway_serve;
+mod missing_values;
 mod plugin_cli;
 mod plugin_serve;
 mod plugin_truncated;

@@ -3,9 +3,11 @@
 mod protocol_common;
 mod support;
 
+mod admin;
 mod batching;
 mod hardening;
 mod lifecycle;
 mod limits;
+mod missing;
 mod protocol_http;
 mod protocol_interop;

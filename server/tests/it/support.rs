@@ -27,6 +27,7 @@ pub struct Lin {
     io_out: Vec<IoSpec>,
     scale: f32,
     delay: Duration,
+    missing: bool,
     log: Log,
     batches: Arc<Mutex<Vec<usize>>>,
 }
@@ -61,9 +62,13 @@ impl Model for Lin {
         let out = v.iter().map(|x| x * self.scale).collect();
         Ok(vec![Tensor::new(x.shape().to_vec(), TensorData::F32(out))?])
     }
+    fn accepts_missing_values(&self) -> bool {
+        self.missing
+    }
 }
 
-/// The `lin` flavor. MLmodel entry: `lin: {width, scale, delay_ms, broken}`.
+/// The `lin` flavor. MLmodel entry: `lin: {width, scale, delay_ms, broken, missing}` (`missing`: the
+/// model accepts missing values).
 #[derive(Default, Clone)]
 pub struct LinFlavor {
     /// Every row computed by every model this flavor loaded.
@@ -95,6 +100,7 @@ impl Flavor for LinFlavor {
             io_out: vec![IoSpec::new("y", DType::F32, vec![-1, width])],
             scale: c["scale"].as_f64().unwrap_or(2.0) as f32,
             delay: Duration::from_millis(c["delay_ms"].as_u64().unwrap_or(0)),
+            missing: c["missing"].as_bool().unwrap_or(false),
             log: self.log.clone(),
             batches: self.batches.clone(),
         }))
@@ -150,6 +156,7 @@ pub fn config(models: Vec<ModelConfig>) -> ServerConfig {
         limits: Limits::default(),
         tracking_uri: None,
         model_cache_dir: None,
+        admin_token: None,
     }
 }
 
