@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{self, Role, Users};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::{artifacts, Ctx, Handler};
 use crate::request::{path_decode, Message};
@@ -34,6 +35,8 @@ pub(crate) struct App {
     pub(crate) ctx: Ctx,
     pub(crate) static_prefix: String,
     pub(crate) max_artifact_bytes: usize,
+    pub(crate) users: Option<Arc<Users>>,
+    pub(crate) read_only: bool,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -51,7 +54,53 @@ fn ok_json(v: &Value) -> Resp {
 }
 
 fn error(e: &ApiError) -> Resp {
-    text(e.status(), "application/json", e.body())
+    let mut r = text(e.status(), "application/json", e.body());
+    if e.code == ErrorCode::Unauthenticated {
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Basic realm=\"mlflow\""),
+        );
+    }
+    r
+}
+
+/// Refuses a request the caller may not make: 401 without valid credentials when `--auth` is on,
+/// 403 for a write by a read-only user or to a `--read-only` server. `/health` and `/version`
+/// are open.
+async fn authorize(
+    app: &App,
+    req: &Request<Incoming>,
+    path: &str,
+    r: &Route,
+) -> Result<(), ApiError> {
+    if matches!(r, Route::Health | Route::Version) {
+        return Ok(());
+    }
+    let mut role = Role::Admin;
+    let mut who = String::new();
+    if let Some(users) = app.users.clone() {
+        let header = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // Argon2 is slow on purpose: off the async workers.
+        role = blocking(move || users.check(header.as_deref())).await?;
+        who = " for this user".into();
+    }
+    if auth::is_write(req.method(), path, r) {
+        if app.read_only {
+            return Err(auth::denied(
+                "Permission denied: this server is read-only (--read-only)",
+            ));
+        }
+        if role == Role::Read {
+            return Err(auth::denied(&format!(
+                "Permission denied: writes are not allowed{who} (role read)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -183,6 +232,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
     };
     let method = req.method().clone();
     let r = route(&method, &path);
+    if let Err(e) = authorize(&app, &req, &path, &r).await {
+        tracing::debug!(%method, path = %full_path, error = %e, "refused");
+        return Ok(error(&e));
+    }
     let result = match r {
         Route::Health => Ok(text(StatusCode::OK, "text/plain", "OK")),
         Route::Version => Ok(text(StatusCode::OK, "text/plain", MLFLOW_VERSION)),
