@@ -14,6 +14,7 @@ mod http;
 pub mod json;
 pub mod request;
 pub mod routes;
+mod transfer;
 pub mod validate;
 
 use std::net::SocketAddr;
