@@ -41,6 +41,16 @@ pub struct ServerArgs {
     /// Largest artifact upload in MiB.
     #[arg(long, env = "HOMEML_MAX_ARTIFACT_MB", default_value_t = 4096)]
     max_artifact_mb: usize,
+    /// Basic auth: a users file, one `name:role:hash` a line (role `admin` or `read`; the hash from
+    /// `homeml server --hash-password`).
+    #[arg(long, env = "HOMEML_AUTH_FILE")]
+    auth: Option<std::path::PathBuf>,
+    /// Refuse every write (403): serve a store for reading only.
+    #[arg(long, env = "HOMEML_READ_ONLY")]
+    read_only: bool,
+    /// Print the Argon2id hash of a password read from stdin (for the --auth file), then exit.
+    #[arg(long)]
+    hash_password: bool,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -48,6 +58,33 @@ pub struct ServerArgs {
 
 /// Runs `homeml server` until Ctrl-C or SIGTERM.
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    if args.hash_password {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        anyhow::ensure!(
+            !password.is_empty(),
+            "the password read from stdin is empty"
+        );
+        println!("{}", homeml_tracking_server::auth::hash_password(password)?);
+        return Ok(());
+    }
+    let users = match &args.auth {
+        Some(path) => Some(Arc::new(homeml_tracking_server::auth::Users::load(path)?)),
+        None => None,
+    };
+    if users.is_none() && !is_loopback(&args.host) {
+        tracing::warn!(
+            host = %args.host,
+            "homeml server listens on a non-loopback address without --auth: anyone who can reach \
+             it can read every experiment, run and artifact{}. Use --auth FILE (basic auth with \
+             read and admin users){} or --host 127.0.0.1.",
+            if args.read_only { "" } else { " and write or delete them" },
+            if args.read_only { "" } else { ", --read-only" },
+        );
+    }
     let store = homeml_tracking::Store::open_with_artifact_root(
         &args.backend_store_uri,
         Some(&args.default_artifact_root),
@@ -89,6 +126,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             static_prefix: args.static_prefix.clone(),
             max_artifact_bytes: args.max_artifact_mb.saturating_mul(1 << 20),
             local_roots,
+            users,
+            read_only: args.read_only,
         })
         .await?;
         println!(
@@ -102,4 +141,15 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         handle.wait().await;
         anyhow::Ok(())
     })
+}
+
+/// Whether a `--host` value only listens on this machine.
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }

@@ -19,6 +19,7 @@ mod serve_ort;
 mod tracking_hostile;
 mod tracking_remote;
 mod tracking_server;
+mod tracking_server_auth;
 mod tracking_server_concurrency;
 mod tracking_server_diff;
 mod tracking_server_interop;

@@ -418,6 +418,42 @@ fn bad_requests_get_mlflows_errors_and_hostile_paths_write_nothing_outside_the_s
     let (s, body) = put(&format!("{base}/big.bin"), &vec![7u8; 2 << 20]);
     assert_eq!(s, 413, "{body}");
     assert!(!store.join(&base).join("big.bin").exists());
+    // The same without a Content-Length (chunked): counted as it streams, refused past the limit,
+    // and no file (nor temp file) stays behind.
+    {
+        let mut c = TcpStream::connect(a).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            c,
+            "PUT /api/2.0/mlflow-artifacts/artifacts/{base}/chunked.bin HTTP/1.1\r\nHost: {a}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let chunk = vec![b'z'; 64 << 10];
+        for _ in 0..40 {
+            if write!(c, "{:x}\r\n", chunk.len())
+                .and_then(|()| c.write_all(&chunk))
+                .and_then(|()| c.write_all(b"\r\n"))
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = c.write_all(b"0\r\n\r\n");
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        let left: Vec<_> = std::fs::read_dir(store.join(&base))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !left
+                .iter()
+                .any(|n| n.contains("chunked") || n.starts_with('.')),
+            "{left:?}"
+        );
+    }
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(65 << 20));
     let (s, _) = raw(
         "POST",

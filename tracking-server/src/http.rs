@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -18,10 +19,12 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::{self, Role, Users};
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::{artifacts, Ctx, Handler};
 use crate::request::{path_decode, Message};
 use crate::routes::{route, Route};
+use crate::transfer;
 
 /// The MLflow version whose API this server speaks (`GET /version`).
 pub const MLFLOW_VERSION: &str = "3.17.2";
@@ -34,12 +37,22 @@ pub(crate) struct App {
     pub(crate) ctx: Ctx,
     pub(crate) static_prefix: String,
     pub(crate) max_artifact_bytes: usize,
+    pub(crate) users: Option<Arc<Users>>,
+    pub(crate) read_only: bool,
 }
 
-type Resp = Response<Full<Bytes>>;
+/// Every answer's body: whole (JSON, text) or streamed (artifact downloads).
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+type Resp = Response<Body>;
+
+fn whole(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(whole(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -51,7 +64,53 @@ fn ok_json(v: &Value) -> Resp {
 }
 
 fn error(e: &ApiError) -> Resp {
-    text(e.status(), "application/json", e.body())
+    let mut r = text(e.status(), "application/json", e.body());
+    if e.code == ErrorCode::Unauthenticated {
+        r.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Basic realm=\"mlflow\""),
+        );
+    }
+    r
+}
+
+/// Refuses a request the caller may not make: 401 without valid credentials when `--auth` is on,
+/// 403 for a write by a read-only user or to a `--read-only` server. `/health` and `/version`
+/// are open.
+async fn authorize(
+    app: &App,
+    req: &Request<Incoming>,
+    path: &str,
+    r: &Route,
+) -> Result<(), ApiError> {
+    if matches!(r, Route::Health | Route::Version) {
+        return Ok(());
+    }
+    let mut role = Role::Admin;
+    let mut who = String::new();
+    if let Some(users) = app.users.clone() {
+        let header = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // Argon2 is slow on purpose: off the async workers.
+        role = blocking(move || users.check(header.as_deref())).await?;
+        who = " for this user".into();
+    }
+    if auth::is_write(req.method(), path, r) {
+        if app.read_only {
+            return Err(auth::denied(
+                "Permission denied: this server is read-only (--read-only)",
+            ));
+        }
+        if role == Role::Read {
+            return Err(auth::denied(&format!(
+                "Permission denied: writes are not allowed{who} (role read)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -134,15 +193,14 @@ async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, A
         Route::ArtifactGet(raw) => {
             let path = path_decode(&raw);
             let p = path.clone();
-            let bytes = blocking(move || {
-                let mut a = store.get(&p)?;
-                let mut buf = Vec::with_capacity(a.size as usize);
-                std::io::Read::read_to_end(&mut a.reader, &mut buf)
-                    .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?;
-                Ok(buf)
-            })
-            .await?;
-            let mut resp = text(StatusCode::OK, content_type_of(&path), bytes);
+            let a = blocking(move || Ok(store.get(&p)?)).await?;
+            let mut resp = Response::new(transfer::download(a.reader).boxed_unsync());
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(content_type_of(&path)),
+            );
+            resp.headers_mut()
+                .insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(a.size));
             let name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
                 resp.headers_mut().insert("content-disposition", v);
@@ -157,10 +215,21 @@ async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, A
             let path = path_decode(&raw);
             // Refuse a bad path before reading the body.
             homeml_tracking::artifacts::safe_relative_path(&path)?;
-            let bytes = body_bytes(req.into_body(), app.max_artifact_bytes).await?;
-            blocking(move || Ok(store.put_bytes(&path, &bytes)?)).await?;
+            let declared = req
+                .headers()
+                .get(hyper::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            transfer::upload(
+                store,
+                path,
+                req.into_body(),
+                declared,
+                app.max_artifact_bytes,
+            )
+            .await?;
             // MLflow answers an upload with an empty 200.
-            Ok(Response::new(Full::new(Bytes::new())))
+            Ok(Response::new(whole(Bytes::new())))
         }
         Route::ArtifactDelete(raw) => {
             let path = path_decode(&raw);
@@ -183,6 +252,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
     };
     let method = req.method().clone();
     let r = route(&method, &path);
+    if let Err(e) = authorize(&app, &req, &path, &r).await {
+        tracing::debug!(%method, path = %full_path, error = %e, "refused");
+        return Ok(error(&e));
+    }
     let result = match r {
         Route::Health => Ok(text(StatusCode::OK, "text/plain", "OK")),
         Route::Version => Ok(text(StatusCode::OK, "text/plain", MLFLOW_VERSION)),

@@ -7,12 +7,14 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod error;
 pub mod handlers;
 mod http;
 pub mod json;
 pub mod request;
 pub mod routes;
+mod transfer;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -41,6 +43,10 @@ pub struct Config {
     pub max_artifact_bytes: usize,
     /// The local folders holding the stores (absolute): local artifact locations must be inside.
     pub local_roots: Vec<std::path::PathBuf>,
+    /// Basic-auth users (`--auth FILE`); `None`: no authentication.
+    pub users: Option<Arc<auth::Users>>,
+    /// Refuse every write (`--read-only`).
+    pub read_only: bool,
 }
 
 /// Errors starting the server.
@@ -110,6 +116,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         },
         static_prefix: prefix,
         max_artifact_bytes: config.max_artifact_bytes,
+        users: config.users,
+        read_only: config.read_only,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (done_tx, done) = watch::channel(false);
