@@ -428,3 +428,45 @@ fn sweep_stale(cache_dir: &Path, key: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_complete_only_with_its_manifest_and_every_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let entry = tmp.path().join("e");
+        std::fs::create_dir_all(entry.join("sub")).unwrap();
+        std::fs::write(entry.join("MLmodel"), "flavors: {}\n").unwrap();
+        std::fs::write(entry.join("sub/w.bin"), [1u8, 2, 3]).unwrap();
+        assert!(!entry_is_complete(&entry), "no manifest");
+        let manifest = serde_json::json!({"files": {
+            "MLmodel": {"size": 12, "sha256": ""},
+            "sub/w.bin": {"size": 3, "sha256": ""},
+        }});
+        std::fs::write(entry.join(DOWNLOAD_MANIFEST), manifest.to_string()).unwrap();
+        assert!(entry_is_complete(&entry));
+        std::fs::write(entry.join("sub/w.bin"), [1u8, 2]).unwrap();
+        assert!(!entry_is_complete(&entry), "a file changed size");
+        let escaping = serde_json::json!({"files": {"../x": {"size": 0}}});
+        std::fs::write(entry.join(DOWNLOAD_MANIFEST), escaping.to_string()).unwrap();
+        assert!(
+            !entry_is_complete(&entry),
+            "a manifest naming a path outside"
+        );
+    }
+
+    #[test]
+    fn stale_temporary_folders_of_gone_processes_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join(".tmp-k-4000000000-x");
+        let mine = tmp.path().join(format!(".tmp-k-{}-y", std::process::id()));
+        let other_key = tmp.path().join(".tmp-j-4000000000-x");
+        for d in [&gone, &mine, &other_key] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        sweep_stale(tmp.path(), "k");
+        assert!(!gone.exists() && mine.exists() && other_key.exists());
+    }
+}
