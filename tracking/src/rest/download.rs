@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{proxy_path, RestStore};
-use crate::api::{SearchLoggedModels, TrackingStore};
+use crate::api::{LoggedModelStatus, SearchLoggedModels, TrackingStore};
 use crate::artifacts::ArtifactStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
@@ -112,7 +112,7 @@ impl RestStore {
                 return self.version_target(uri, mv, depth);
             }
             let Some(sel) = tail else {
-                let lm = self.get_logged_model(head, false)?;
+                let lm = self.ready_logged_model(head)?;
                 let path = proxy_path(&lm.artifact_location)
                     .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                 return Ok(Target {
@@ -184,6 +184,7 @@ impl RestStore {
                     .into_iter()
                     .find(|m| m.source_run_id.as_deref() == Some(run_id))
                 {
+                    let lm = self.ready_logged_model(&lm.model_id)?;
                     let path = proxy_path(&lm.artifact_location)
                         .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                     return Ok(Target {
@@ -207,7 +208,28 @@ impl RestStore {
         ))
     }
 
+    /// A logged model whose upload is finished: a PENDING one may have only some of its files.
+    fn ready_logged_model(&self, model_id: &str) -> Result<crate::api::LoggedModelInfo> {
+        let lm = self.get_logged_model(model_id, false)?;
+        match lm.status {
+            LoggedModelStatus::Pending | LoggedModelStatus::Failed => {
+                Err(TrackingError::InvalidState {
+                    kind: "logged model",
+                    name: model_id.to_string(),
+                    reason: format!(
+                        "is {} (its files are being uploaded, or the upload failed)",
+                        lm.status
+                    ),
+                })
+            }
+            _ => Ok(lm),
+        }
+    }
+
     fn version_target(&self, uri: &str, mv: ModelVersion, depth: u32) -> Result<Target> {
+        if let Some(mid) = &mv.model_id {
+            self.ready_logged_model(mid)?;
+        }
         let location = self.get_model_version_download_uri(&mv.name, mv.version)?;
         let mut found = if location.starts_with("models:/") || location.starts_with("runs:/") {
             Some(self.target(&location, depth + 1)?)
@@ -257,7 +279,17 @@ impl RestStore {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let result = self.fill(path, &tmp);
+        let result = self.fill(path, &tmp).and_then(|m| {
+            // Not a model (yet): cache nothing, so that a later resolve looks again.
+            if tmp.join(MLMODEL).is_file() {
+                Ok(m)
+            } else {
+                Err(TrackingError::not_found(
+                    "model directory",
+                    format!("{path} on {} (no MLmodel)", self.uri()),
+                ))
+            }
+        });
         let manifest = match result {
             Ok(m) => m,
             Err(e) => {
