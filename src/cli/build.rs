@@ -18,7 +18,8 @@ pub struct BuildArgs {
     /// The served model's name and the image name (default: the registered model's name, else the folder's).
     #[arg(long)]
     name: Option<String>,
-    /// The tracking store that resolves `models:/` and `runs:/` URIs.
+    /// The tracking store that resolves `models:/` and `runs:/` URIs: a path, file://, or a tracking
+    /// server's http(s):// URL (the model is downloaded into HOMEML_MODEL_CACHE first).
     #[arg(long, env = "MLFLOW_TRACKING_URI", default_value = "./mlruns")]
     tracking_uri: String,
     /// Print the result as JSON.
@@ -28,11 +29,21 @@ pub struct BuildArgs {
 
 /// Runs `homeml build`.
 pub fn run(args: BuildArgs) -> anyhow::Result<()> {
-    let store = homeml_tracking::Store::open(&args.tracking_uri)
-        .with_context(|| format!("opening the tracking store {}", args.tracking_uri))?;
-    let resolved = store
-        .resolve_model_uri(&args.model_uri)
-        .with_context(|| format!("resolving {}", args.model_uri))?;
+    let shown = homeml_tracking::rest::redact_uri(&args.tracking_uri);
+    let resolved = if homeml_tracking::rest::is_remote_uri(&args.tracking_uri)
+        && (args.model_uri.starts_with("models:/") || args.model_uri.starts_with("runs:/"))
+    {
+        // From a tracking server: downloaded (checked, whole) into the model cache, then bundled.
+        homeml_tracking::RestStore::open(&args.tracking_uri)
+            .with_context(|| format!("opening the tracking server {shown}"))?
+            .resolve_model_uri(&args.model_uri, &homeml_tracking::rest::default_cache_dir())
+            .with_context(|| format!("resolving {} on {shown}", args.model_uri))?
+    } else {
+        homeml_tracking::Store::open(&args.tracking_uri)
+            .with_context(|| format!("opening the tracking store {shown}"))?
+            .resolve_model_uri(&args.model_uri)
+            .with_context(|| format!("resolving {}", args.model_uri))?
+    };
     let name = match (&args.name, &resolved.registered_name) {
         (Some(n), _) => n.clone(),
         (None, Some(n)) => n.to_lowercase(),

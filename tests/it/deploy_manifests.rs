@@ -3,6 +3,11 @@
 //! binary on loopback (container paths mapped to temp folders, container ports to free local ports), and
 //! check that every probe answers and the gateway reaches the server. A manifest that names a wrong flag,
 //! port or path fails here, without a container engine.
+//!
+//! The wiring of issue 16: `homeml server` is the tracking service (no Python MLflow container), the real
+//! MLflow client trains into it over HTTP (examples/python/train_iris_onnx.py), and the model server has
+//! no store volume: it resolves `models:/iris-classifier@champion` at `http://tracking:5000` and downloads
+//! the model through the artifact proxy into its cache volume (tmpfs / emptyDir).
 
 use crate::common;
 
@@ -230,16 +235,51 @@ fn assert_gateway_predicts(port: u16) {
     assert_eq!(v["label"], "setosa", "{answer}");
 }
 
-/// A store with `models:/iris-classifier@champion`, written by the real MLflow through the Python example.
-fn make_store(dir: &Path) -> PathBuf {
-    let store = dir.join("mlruns");
+/// Trains and registers `models:/iris-classifier@champion` with the real MLflow client (the Python
+/// example) on the tracking server at `url`.
+fn train(url: &str) {
     run_ok(
         Command::new(python())
             .arg(root().join("examples/python/train_iris_onnx.py"))
-            .arg(&store)
-            .env("MLFLOW_ALLOW_FILE_STORE", "true"),
+            .arg(url)
+            .env_remove("MLFLOW_TRACKING_URI"),
     );
-    store
+}
+
+/// The tracking service's and the model server's containers: the wiring of issue 16.
+fn assert_served_over_http(containers: &BTreeMap<String, Container>, tracking: &str, server: &str) {
+    let t = &containers[tracking];
+    assert_eq!(
+        t.args.first().map(String::as_str),
+        Some("server"),
+        "{tracking} runs `homeml server`: {:?}",
+        t.args
+    );
+    assert!(t.ports.contains(&5000), "{tracking}: {:?}", t.ports);
+    let s = &containers[server];
+    let toml = s
+        .mounts
+        .iter()
+        .find(|(c, _)| c.ends_with("serve.toml"))
+        .map(|(_, local)| std::fs::read_to_string(local).unwrap());
+    let uses_bundle = s.args.iter().any(|a| a == "--bundle");
+    if !uses_bundle {
+        let toml = toml.unwrap_or_else(|| panic!("{server} mounts no serve.toml"));
+        assert!(
+            toml.contains("tracking_uri = \"http://tracking:5000\""),
+            "{server}: serve.toml resolves models elsewhere:\n{toml}"
+        );
+        let cache = toml
+            .lines()
+            .find_map(|l| l.strip_prefix("model_cache_dir = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| panic!("{server}: serve.toml sets no model_cache_dir"));
+        assert!(
+            s.mounts.iter().any(|(c, _)| *c == cache),
+            "{server}: the model cache {cache} is not a writable volume: {:?}",
+            s.mounts
+        );
+    }
 }
 
 fn str_list(v: &Value) -> Vec<String> {
@@ -259,9 +299,8 @@ fn str_list(v: &Value) -> Vec<String> {
 #[test]
 fn compose_services_run_as_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = make_store(tmp.path());
     let deploy = root().join("deploy");
-    let vars = BTreeMap::from([("MLRUNS_DIR", store.display().to_string())]);
+    let vars = BTreeMap::new();
     let text = interpolate(
         &std::fs::read_to_string(deploy.join("docker-compose.yaml")).unwrap(),
         &vars,
@@ -272,6 +311,10 @@ fn compose_services_run_as_written() {
     let mut containers = BTreeMap::new();
     for (name, svc) in services {
         let image = svc["image"].as_str().unwrap_or_default();
+        assert!(
+            !image.contains("mlflow"),
+            "{name}: the tracking server is `homeml server`, not {image}"
+        );
         if !image.contains("homeml") {
             continue;
         }
@@ -289,11 +332,28 @@ fn compose_services_run_as_written() {
             ));
         }
         for vol in svc["volumes"].as_array().into_iter().flatten() {
-            let source = vol["source"].as_str().unwrap();
-            let local = if Path::new(source).is_absolute() {
-                PathBuf::from(source)
-            } else {
-                deploy.join(source)
+            let target = vol["target"].as_str().unwrap();
+            let local = match vol["type"].as_str() {
+                // A named volume or a tmpfs: an empty folder of its own.
+                Some("volume") | Some("tmpfs") => {
+                    let dir = tmp
+                        .path()
+                        .join(format!("{name}-vol{}", target.replace('/', "-")));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    dir
+                }
+                _ => {
+                    let source = vol["source"].as_str().unwrap();
+                    assert!(
+                        !source.contains("mlruns"),
+                        "{name}: mounts a tracking store ({source}); models come over HTTP"
+                    );
+                    if Path::new(source).is_absolute() {
+                        PathBuf::from(source)
+                    } else {
+                        deploy.join(source)
+                    }
+                }
             };
             assert!(
                 local.exists(),
@@ -327,24 +387,34 @@ fn compose_services_run_as_written() {
         containers.insert(name.clone(), c);
     }
     assert!(
-        containers.contains_key("server") && containers.contains_key("gateway"),
+        ["tracking", "server", "gateway"]
+            .iter()
+            .all(|k| containers.contains_key(*k)),
         "{:?}",
         containers.keys()
     );
+    assert_served_over_http(&containers, "tracking", "server");
     // Compose services reach each other as http://<service>:<container port>.
     let aliases: Vec<(String, String)> =
         containers.keys().map(|k| (k.clone(), k.clone())).collect();
-    run_stack(&mut containers, "server", "gateway", tmp.path(), &aliases);
+    run_stack(
+        &mut containers,
+        ["tracking", "server", "gateway"],
+        tmp.path(),
+        &aliases,
+        train,
+    );
 }
 
-/// Starts the server then the gateway with ports mapped, waits for their probes, and predicts through the
-/// gateway. `aliases` names, for each host name in URLs (a service name), the container behind it.
+/// Starts the tracking server, runs `after_tracking` with its local URL (training), then the model
+/// server and the gateway, with ports mapped; waits for their probes and predicts through the gateway.
+/// `aliases` names, for each host name in URLs (a service name), the container behind it.
 fn run_stack(
     containers: &mut BTreeMap<String, Container>,
-    server: &str,
-    gateway: &str,
+    [tracking, server, gateway]: [&str; 3],
     scratch: &Path,
     aliases: &[(String, String)],
+    after_tracking: impl FnOnce(&str),
 ) {
     let mut port_maps: BTreeMap<String, BTreeMap<u16, u16>> = BTreeMap::new();
     for (name, c) in containers.iter() {
@@ -360,7 +430,8 @@ fn run_stack(
         }
     }
     let mut running = Vec::new();
-    for name in [server, gateway] {
+    let mut after_tracking = Some(after_tracking);
+    for name in [tracking, server, gateway] {
         let map = Mapping {
             hosts: hosts.clone(),
             ports: port_maps[name].clone(),
@@ -369,6 +440,12 @@ fn run_stack(
         let mut proc = start(c, &map, scratch);
         wait_healthy(c, &map, &mut proc);
         running.push(proc);
+        if name == tracking {
+            let port = map.local_port(c, 5000);
+            if let Some(f) = after_tracking.take() {
+                f(&format!("http://127.0.0.1:{port}"));
+            }
+        }
     }
     let gw = &containers[gateway];
     let gw_port = port_maps[gateway][gw.ports.first().expect("the gateway declares a port")];
@@ -463,7 +540,15 @@ fn k8s_containers(
                     .unwrap_or_else(|| panic!("{name}: configMap {cm} is not rendered"))
                     .clone()
             } else if vol["persistentVolumeClaim"].is_object() {
+                assert_eq!(
+                    name, "homeml-tracking",
+                    "only the tracking server mounts the store; {name} gets models over HTTP"
+                );
                 store.to_path_buf()
+            } else if vol["emptyDir"].is_object() {
+                let dir = scratch.join(format!("{name}-{}", m["name"].as_str().unwrap()));
+                std::fs::create_dir_all(&dir).unwrap();
+                dir
             } else {
                 panic!("{name}: volume {vol} is of a kind the test does not know");
             };
@@ -515,25 +600,11 @@ fn k8s_containers(
 #[test]
 fn every_k8s_overlay_runs_as_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = make_store(tmp.path());
     let bundle = tmp.path().join("bundle");
-    run_ok(
-        Command::new(env!("CARGO_BIN_EXE_homeml"))
-            .args([
-                "build",
-                "-m",
-                "models:/iris-classifier@champion",
-                "--name",
-                "iris",
-                "-o",
-            ])
-            .arg(&bundle)
-            .arg("--tracking-uri")
-            .arg(&store),
-    );
     for overlay in ["dev", "prod"] {
         let scratch = tmp.path().join(overlay);
-        std::fs::create_dir_all(&scratch).unwrap();
+        let store = scratch.join("tracking-data");
+        std::fs::create_dir_all(&store).unwrap();
         let rendered = run_ok(
             Command::new(venv_tool("kubectl"))
                 .arg("kustomize")
@@ -541,16 +612,40 @@ fn every_k8s_overlay_runs_as_written() {
         );
         let (mut containers, aliases) = k8s_containers(&rendered, &store, &bundle, &scratch);
         assert!(
-            containers.contains_key("homeml-server") && containers.contains_key("homeml-gateway"),
+            ["homeml-tracking", "homeml-server", "homeml-gateway"]
+                .iter()
+                .all(|k| containers.contains_key(*k)),
             "{overlay}: {:?}",
             containers.keys()
         );
+        assert_served_over_http(&containers, "homeml-tracking", "homeml-server");
+        let cache = scratch.join("build-cache");
         run_stack(
             &mut containers,
-            "homeml-server",
-            "homeml-gateway",
+            ["homeml-tracking", "homeml-server", "homeml-gateway"],
             &scratch,
             &aliases,
+            |url| {
+                // dev trains and builds the bundle; prod serves that bundle (its image).
+                if !bundle.exists() {
+                    train(url);
+                    // The prod overlay's image: a bundle built from the tracking server over HTTP.
+                    run_ok(
+                        Command::new(env!("CARGO_BIN_EXE_homeml"))
+                            .args([
+                                "build",
+                                "-m",
+                                "models:/iris-classifier@champion",
+                                "--name",
+                                "iris",
+                                "-o",
+                            ])
+                            .arg(&bundle)
+                            .args(["--tracking-uri", url])
+                            .env("HOMEML_MODEL_CACHE", &cache),
+                    );
+                }
+            },
         );
     }
 }

@@ -4,7 +4,8 @@
 //! mlflow client (tests/python/tracking_remote_reads.py); `homeml serve -m models:/name@alias
 //! --tracking-uri http://...` downloading through the artifact proxy and following the alias by
 //! polling, and `runs:/`; a download cut short by a fault-injecting TCP relay leaves nothing in the
-//! model cache, and the bearer token reaches the server but no output.
+//! model cache, basic and bearer credentials reach the server but no output, and a model version whose
+//! logged model is still PENDING (logged here through the REST store) is refused and not cached.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -486,6 +487,107 @@ fn a_download_cut_short_leaves_no_model_and_credentials_stay_out_of_the_output()
         0,
         "a cut download left a model in the cache"
     );
+
+    // Basic credentials from MLFLOW_TRACKING_USERNAME/PASSWORD, sent and never printed.
+    let out = homeml(&[
+        "models",
+        "list",
+        "--tracking-uri",
+        &format!("http://{}", relay.addr),
+    ])
+    .env("MLFLOW_TRACKING_USERNAME", "alice")
+    .env("MLFLOW_TRACKING_PASSWORD", "pw-sekrit-456")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains("pw-sekrit"), "{printed}");
+    // base64("alice:pw-sekrit-456"), lowercased as the heads are compared.
+    let basic = "authorization: basic ywxpy2u6chctc2vrcml0ltq1ng==";
+    assert!(
+        relay
+            .heads
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains(basic)),
+        "basic credentials were not sent"
+    );
+
+    // A version whose logged model is still PENDING (its upload unfinished) is refused, not cached:
+    // logged through the tracking crate's REST store as an interrupted client leaves it.
+    use homeml_tracking::api::*;
+    let rest = homeml_tracking::RestStore::open(&url).unwrap();
+    let exp = rest
+        .create_experiment(CreateExperiment {
+            name: "pending".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let run = rest
+        .create_run(CreateRun {
+            experiment_id: exp.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    let lm = rest
+        .create_logged_model(CreateLoggedModel {
+            experiment_id: exp,
+            name: Some("model".into()),
+            source_run_id: Some(run.info.run_id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    let root = homeml_tracking::rest::proxy_path(&lm.artifact_location).unwrap();
+    homeml_tracking::artifacts::ArtifactStore::put_bytes(
+        &rest.artifacts(),
+        &format!("{root}/MLmodel"),
+        b"flavors: {}\n",
+    )
+    .unwrap();
+    rest.create_registered_model(CreateRegisteredModel {
+        name: "pending".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mv = rest
+        .create_model_version(CreateModelVersion {
+            name: "pending".into(),
+            source: format!("models:/{}", lm.model_id),
+            model_id: Some(lm.model_id.clone()),
+            run_id: Some(run.info.run_id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    rest.set_registered_model_alias("pending", "a", mv.version)
+        .unwrap();
+    let out = homeml(&[
+        "serve",
+        "-m",
+        "models:/pending@a",
+        "--tracking-uri",
+        &url,
+        "--model-cache-dir",
+        cache.to_str().unwrap(),
+        "-p",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("LOGGED_MODEL_PENDING"),
+        "{stderr}"
+    );
+    assert_eq!(complete_entries(&cache), 0);
 
     // The same model straight from the server: downloaded whole, then served.
     let mut cmd = homeml(&[

@@ -4,7 +4,9 @@
 //! trees for reading): experiments, runs, params, metrics, tags, artifacts, MLflow 3 logged models,
 //! and the model registry with versions, stages and aliases. Python MLflow (with
 //! `MLFLOW_ALLOW_FILE_STORE=true`) and the MLflow UI read what this crate writes, and this crate reads
-//! what they write.
+//! what they write. For `http(s)://` tracking URIs, [`rest::RestStore`] is the same
+//! [`TrackingStore`] over an MLflow tracking server (`homeml server` or `mlflow server`), and
+//! [`Tracking`] opens either from one URI for programs that log (training code, the CLI).
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;

@@ -55,8 +55,13 @@ impl Store {
             });
         }
         let path = util::uri_to_path(uri).ok_or_else(|| TrackingError::BadUri {
-            uri: uri.into(),
-            reason: "only local paths and file:// URIs are supported by the file store".into(),
+            // A URI may carry `user:password@`: never in an error.
+            uri: crate::rest::redact_uri(uri),
+            reason: if crate::rest::is_remote_uri(uri) {
+                "the file store takes a path or a file:// URI; open a tracking server with Tracking::open or RestStore::open".into()
+            } else {
+                "only local paths and file:// URIs are supported by the file store".into()
+            },
         })?;
         let root = std::path::absolute(&path).map_err(|e| TrackingError::io(&path, e))?;
         match std::fs::metadata(&root) {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{proxy_path, RestStore};
-use crate::api::{SearchLoggedModels, TrackingStore};
+use crate::api::{LoggedModelStatus, SearchLoggedModels, TrackingStore};
 use crate::artifacts::ArtifactStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
@@ -112,7 +112,7 @@ impl RestStore {
                 return self.version_target(uri, mv, depth);
             }
             let Some(sel) = tail else {
-                let lm = self.get_logged_model(head, false)?;
+                let lm = self.ready_logged_model(head)?;
                 let path = proxy_path(&lm.artifact_location)
                     .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                 return Ok(Target {
@@ -184,6 +184,7 @@ impl RestStore {
                     .into_iter()
                     .find(|m| m.source_run_id.as_deref() == Some(run_id))
                 {
+                    let lm = self.ready_logged_model(&lm.model_id)?;
                     let path = proxy_path(&lm.artifact_location)
                         .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                     return Ok(Target {
@@ -207,7 +208,28 @@ impl RestStore {
         ))
     }
 
+    /// A logged model whose upload is finished: a PENDING one may have only some of its files.
+    fn ready_logged_model(&self, model_id: &str) -> Result<crate::api::LoggedModelInfo> {
+        let lm = self.get_logged_model(model_id, false)?;
+        match lm.status {
+            LoggedModelStatus::Pending | LoggedModelStatus::Failed => {
+                Err(TrackingError::InvalidState {
+                    kind: "logged model",
+                    name: model_id.to_string(),
+                    reason: format!(
+                        "is {} (its files are being uploaded, or the upload failed)",
+                        lm.status
+                    ),
+                })
+            }
+            _ => Ok(lm),
+        }
+    }
+
     fn version_target(&self, uri: &str, mv: ModelVersion, depth: u32) -> Result<Target> {
+        if let Some(mid) = &mv.model_id {
+            self.ready_logged_model(mid)?;
+        }
         let location = self.get_model_version_download_uri(&mv.name, mv.version)?;
         let mut found = if location.starts_with("models:/") || location.starts_with("runs:/") {
             Some(self.target(&location, depth + 1)?)
@@ -257,7 +279,17 @@ impl RestStore {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let result = self.fill(path, &tmp);
+        let result = self.fill(path, &tmp).and_then(|m| {
+            // Not a model (yet): cache nothing, so that a later resolve looks again.
+            if tmp.join(MLMODEL).is_file() {
+                Ok(m)
+            } else {
+                Err(TrackingError::not_found(
+                    "model directory",
+                    format!("{path} on {} (no MLmodel)", self.uri()),
+                ))
+            }
+        });
         let manifest = match result {
             Ok(m) => m,
             Err(e) => {
@@ -426,5 +458,47 @@ fn sweep_stale(cache_dir: &Path, key: &str) {
         if !alive {
             let _ = std::fs::remove_dir_all(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_complete_only_with_its_manifest_and_every_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let entry = tmp.path().join("e");
+        std::fs::create_dir_all(entry.join("sub")).unwrap();
+        std::fs::write(entry.join("MLmodel"), "flavors: {}\n").unwrap();
+        std::fs::write(entry.join("sub/w.bin"), [1u8, 2, 3]).unwrap();
+        assert!(!entry_is_complete(&entry), "no manifest");
+        let manifest = serde_json::json!({"files": {
+            "MLmodel": {"size": 12, "sha256": ""},
+            "sub/w.bin": {"size": 3, "sha256": ""},
+        }});
+        std::fs::write(entry.join(DOWNLOAD_MANIFEST), manifest.to_string()).unwrap();
+        assert!(entry_is_complete(&entry));
+        std::fs::write(entry.join("sub/w.bin"), [1u8, 2]).unwrap();
+        assert!(!entry_is_complete(&entry), "a file changed size");
+        let escaping = serde_json::json!({"files": {"../x": {"size": 0}}});
+        std::fs::write(entry.join(DOWNLOAD_MANIFEST), escaping.to_string()).unwrap();
+        assert!(
+            !entry_is_complete(&entry),
+            "a manifest naming a path outside"
+        );
+    }
+
+    #[test]
+    fn stale_temporary_folders_of_gone_processes_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join(".tmp-k-4000000000-x");
+        let mine = tmp.path().join(format!(".tmp-k-{}-y", std::process::id()));
+        let other_key = tmp.path().join(".tmp-j-4000000000-x");
+        for d in [&gone, &mine, &other_key] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        sweep_stale(tmp.path(), "k");
+        assert!(!gone.exists() && mine.exists() && other_key.exists());
     }
 }
