@@ -283,6 +283,7 @@ pub struct Gateway {
     body_limits: crate::body::BodyLimits,
     openapi: Bytes,
     docs: Bytes,
+    docs_csp: String,
     rng: SplitRng,
     shadow_slots: Arc<Semaphore>,
     ids: RequestIds,
@@ -520,6 +521,7 @@ impl Gateway {
             },
             openapi: Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default()),
             docs: Bytes::from(docs),
+            docs_csp: crate::openapi::docs_content_security_policy(),
             rng: SplitRng::new(),
             shadow_slots: Arc::new(Semaphore::new(MAX_SHADOW_IN_FLIGHT)),
             ids: RequestIds::new(),
@@ -589,9 +591,26 @@ impl Gateway {
             }
             (&Method::GET, "/docs") | (&Method::GET, "/docs/") => {
                 let mut r = Response::new(Full::new(self.docs.clone()));
-                r.headers_mut().insert(
+                let h = r.headers_mut();
+                h.insert(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                // Issue 20.2: the page's security headers (see `openapi::docs_content_security_policy`).
+                if let Ok(v) = HeaderValue::from_str(&self.docs_csp) {
+                    h.insert(hyper::header::CONTENT_SECURITY_POLICY, v);
+                }
+                h.insert(
+                    hyper::header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                h.insert(
+                    hyper::header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+                h.insert(
+                    hyper::header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
                 );
                 r
             }

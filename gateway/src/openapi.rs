@@ -219,17 +219,54 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The `/docs` page's one stylesheet, inline; [`docs_content_security_policy`] admits exactly it.
+pub const DOCS_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
+code,pre{background:#f5f5f5;padding:.1em .3em}pre{padding:.6em;overflow:auto}\
+.op{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}\
+.m{font-weight:bold;color:#fff;background:#49cc90;padding:.1em .5em;border-radius:3px}";
+
+/// The Content-Security-Policy of the `/docs` page: no scripts, images, frames or forms; the one inline
+/// stylesheet by its SHA-256 hash; no page may frame it.
+pub fn docs_content_security_policy() -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "default-src 'none'; style-src 'sha256-{}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        base64(&Sha256::digest(DOCS_STYLE.as_bytes()))
+    )
+}
+
+/// Standard base64 with padding (RFC 4648), as CSP hash sources are written.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A self-contained HTML page (no external assets) listing the operations and their schemas.
 pub fn docs_page(cfg: &GatewayConfig, doc: &Value) -> String {
     let mut h = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>homeml gateway API</title>\n<style>\
-         body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
-         table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
-         code,pre{background:#f5f5f5;padding:.1em .3em}pre{padding:.6em;overflow:auto}\
-         .op{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}\
-         .m{font-weight:bold;color:#fff;background:#49cc90;padding:.1em .5em;border-radius:3px}\
-         </style></head><body>\n<h1>homeml gateway API</h1>\n\
+         <title>homeml gateway API</title>\n<style>",
+    );
+    h.push_str(DOCS_STYLE);
+    h.push_str(
+        "</style></head><body>\n<h1>homeml gateway API</h1>\n\
          <p>Generated from the gateway config. Machine-readable: <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p>\n",
     );
     for app in &cfg.apps {

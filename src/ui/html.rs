@@ -70,33 +70,37 @@ pub fn duration(start: Option<i64>, end: Option<i64>) -> String {
     }
 }
 
+/// The pages' one stylesheet, inline; the Content-Security-Policy allows exactly it, by its hash (see
+/// [`super::headers`]).
+pub const STYLE: &str = "body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1f2328; }
+header { background: #24292f; color: #fff; padding: 10px 24px; }
+header a { color: #fff; text-decoration: none; font-weight: 600; }
+main { padding: 16px 24px; }
+table { border-collapse: collapse; margin: 8px 0 20px; }
+th, td { border-bottom: 1px solid #d0d7de; padding: 4px 10px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.charts figure { margin: 0; }
+.muted { color: #57606a; }
+.notice { background: #fff8c5; border: 1px solid #d4a72c; padding: .5em; }
+code { background: #f6f8fa; padding: 1px 4px; border-radius: 3px; }
+";
+
 /// Wraps a page body in the shared frame.
 pub fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{t} · homeml</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1f2328; }}
-header {{ background: #24292f; color: #fff; padding: 10px 24px; }}
-header a {{ color: #fff; text-decoration: none; font-weight: 600; }}
-main {{ padding: 16px 24px; }}
-table {{ border-collapse: collapse; margin: 8px 0 20px; }}
-th, td {{ border-bottom: 1px solid #d0d7de; padding: 4px 10px; text-align: left; vertical-align: top; }}
-th {{ background: #f6f8fa; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
-.charts figure {{ margin: 0; }}
-.muted {{ color: #57606a; }}
-.notice {{ background: #fff8c5; border: 1px solid #d4a72c; padding: .5em; }}
-code {{ background: #f6f8fa; padding: 1px 4px; border-radius: 3px; }}
-</style></head>
+<style>{style}</style></head>
 <body><header><a href="/">homeml</a> <span class="muted">tracking (read-only)</span></header>
 <main><h1>{t}</h1>
 {body}
 </main></body></html>
 "#,
-        t = escape(title)
+        t = escape(title),
+        style = STYLE,
     )
 }
 

@@ -2,6 +2,7 @@
 //! registered models), served with hyper. No JavaScript and no build step: HTML and inline SVG.
 
 pub mod chart;
+pub mod headers;
 pub mod html;
 pub mod pages;
 
@@ -51,6 +52,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
     );
+    headers::add(resp.headers_mut());
     resp
 }
 

@@ -14,6 +14,7 @@ mod plugin_truncated;
 mod plugin_tutorial;
 mod quickstart;
 mod serve_alias_reload;
+mod serve_memory;
 #[cfg(feature = "ort")]
 mod serve_ort;
 mod tracking_hostile;

@@ -36,6 +36,47 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The head of the answer to a GET over a fresh connection, lowercased.
+fn head(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n")
+        .map(|(h, _)| h.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Issue 20.2: the security headers every answer carries.
+fn assert_security_headers(addr: &str, path: &str) {
+    let h = head(addr, path);
+    let csp = h
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy in\n{h}"));
+    for part in [
+        "default-src 'none'",
+        "style-src 'sha256-",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ] {
+        assert!(csp.contains(part), "{path}: {part} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{path}: {csp}");
+    for line in [
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: deny",
+    ] {
+        assert!(h.lines().any(|l| l == line), "{path}: no {line:?} in\n{h}");
+    }
+}
+
 fn make_store(root: &Path) -> (String, String) {
     let store = Store::open(root.to_str().unwrap()).unwrap();
     let exp = store.get_or_create_experiment("iris <demo>").unwrap();
@@ -111,6 +152,16 @@ fn pages_show_the_store() {
     assert_eq!(get(&ui.addr, "/experiments/%zz").0, 404);
     assert_eq!(get(&ui.addr, "/runs/..%2F..%2Fetc").0, 404);
     assert_eq!(get(&ui.addr, "/no/such/page").0, 404);
+
+    for path in [
+        "/".to_string(),
+        format!("/runs/{run_id}"),
+        "/models/iris-classifier".into(),
+        "/no/such/page".into(),
+        "/health".into(),
+    ] {
+        assert_security_headers(&ui.addr, &path);
+    }
 }
 
 #[test]
@@ -165,5 +216,15 @@ fn chromium_renders_the_metric_chart() {
     assert!(
         line_pixels > 200,
         "the chart line is not in the screenshot ({line_pixels} pixels of its colour)"
+    );
+    // The page's inline stylesheet applied under its Content-Security-Policy (which admits it by
+    // hash alone): the header bar has its dark background.
+    let bar = buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| p[0] == 0x24 && p[1] == 0x29 && p[2] == 0x2f)
+        .count();
+    assert!(
+        bar > 5000,
+        "the stylesheet did not apply: {bar} pixels of the header's background colour"
     );
 }

@@ -630,6 +630,31 @@ async fn health_docs_and_routes() {
         !html.contains("http://") && !html.contains("https://"),
         "docs must be self-contained"
     );
+    // Issue 20.2: security headers; the CSP admits the page's one inline stylesheet by its hash.
+    let header = |k: &str| {
+        r.headers
+            .get(k)
+            .unwrap_or_else(|| panic!("no {k} header"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let style = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(css, _)| css)
+        .expect("an inline stylesheet");
+    assert_eq!(style, homeml_gateway::openapi::DOCS_STYLE);
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("x-frame-options"), "DENY");
     assert_eq!(
         http.get(gw.addr, "/nope").await.status,
         StatusCode::NOT_FOUND
