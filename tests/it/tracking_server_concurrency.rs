@@ -101,7 +101,8 @@ fn check_files(s: &Store, root: &Path) {
                 assert!(text.ends_with('\n'), "torn metric file {}", p.display());
                 for line in text.lines() {
                     let f: Vec<&str> = line.split_whitespace().collect();
-                    let whole = f.len() == 3
+                    // `<ts> <value> <step>`, or with `<dataset> <digest>` as MLflow writes them.
+                    let whole = (f.len() == 3 || f.len() == 5)
                         && f[0].parse::<i64>().is_ok()
                         && f[1].parse::<f64>().is_ok()
                         && f[2].parse::<i64>().is_ok();
