@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::feature_spec::check_value;
+pub use crate::feature_spec::{toml_to_json, FeatureConfig, FeatureType};
+
 /// A configuration that could not be read or does not make sense.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -229,61 +232,6 @@ pub struct AppConfig {
 
 fn yes() -> bool {
     true
-}
-
-/// The type of a feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeatureType {
-    /// A JSON number.
-    Float,
-    /// A JSON integer.
-    Int,
-    /// A JSON boolean, sent as 0/1.
-    Bool,
-    /// A JSON string out of `categories`, sent as its index.
-    String,
-}
-
-impl FeatureType {
-    /// The name used in configs and error messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeatureType::Float => "float",
-            FeatureType::Int => "int",
-            FeatureType::Bool => "bool",
-            FeatureType::String => "string",
-        }
-    }
-}
-
-/// One named feature.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureConfig {
-    /// The field name clients send.
-    pub name: String,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub kind: FeatureType,
-    /// Whether it must be present (a feature with a default is never required). Default true.
-    #[serde(default = "yes")]
-    pub required: bool,
-    /// Value used when absent.
-    #[serde(default)]
-    pub default: Option<toml::Value>,
-    /// Smallest allowed value (float/int).
-    #[serde(default)]
-    pub min: Option<f64>,
-    /// Largest allowed value (float/int).
-    #[serde(default)]
-    pub max: Option<f64>,
-    /// Allowed values of a string feature, sent as their index.
-    #[serde(default)]
-    pub categories: Vec<String>,
-    /// A description for the OpenAPI document.
-    #[serde(default)]
-    pub description: Option<String>,
 }
 
 /// The model's input tensor.
@@ -676,8 +624,7 @@ fn check_app(app: &AppConfig, place: &str) -> Result<(), ConfigError> {
         }
         if let Some(d) = &f.default {
             let json = toml_to_json(d);
-            crate::features::check_value(f, &json)
-                .map_err(|e| invalid(format!("{fp}.default"), e))?;
+            check_value(f, &json).map_err(|e| invalid(format!("{fp}.default"), e))?;
         }
     }
     if let Some(dt) = &app.input.datatype {
@@ -758,25 +705,6 @@ fn check_app(app: &AppConfig, place: &str) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// Converts a TOML value (a feature default) to JSON.
-pub fn toml_to_json(v: &toml::Value) -> serde_json::Value {
-    match v {
-        toml::Value::String(s) => serde_json::Value::String(s.clone()),
-        toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
-        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => serde_json::Value::Object(
-            t.iter()
-                .map(|(k, v)| (k.clone(), toml_to_json(v)))
-                .collect(),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@
 
 use serde_json::Value;
 
-use crate::config::{FeatureConfig, FeatureType};
+use homeml_numjson::Scanner;
+
 use crate::error::GatewayError;
-use crate::scan::Scanner;
+pub use crate::feature_spec::check_value;
+use crate::feature_spec::{toml_to_json, FeatureConfig, FeatureType};
 
 /// A validated batch: `rows` rows of `width` values, row-major, in the app's feature order.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +56,7 @@ impl FeatureSet {
         for f in &features {
             let v = match &f.default {
                 Some(d) => Some(
-                    check_value(f, &crate::config::toml_to_json(d))
+                    check_value(f, &toml_to_json(d))
                         .map_err(|e| format!("{}: default {e}", f.name))?,
                 ),
                 None if !f.required => match f.kind {
@@ -183,7 +185,7 @@ impl FeatureSet {
             }
             _ => return None,
         };
-        s.end().then_some(rows)
+        s.at_end().then_some(rows)
     }
 
     fn plain_row(&self, s: &mut Scanner<'_>, out: &mut Vec<f64>) -> Option<()> {
@@ -264,70 +266,6 @@ impl FeatureSet {
             }
         }
         Ok(())
-    }
-}
-
-/// Checks one JSON value against a feature and returns the number sent to the model.
-pub fn check_value(f: &FeatureConfig, v: &Value) -> Result<f64, String> {
-    let x = match f.kind {
-        FeatureType::Float => match v.as_f64() {
-            Some(x) if v.is_number() => x,
-            _ => return Err(format!("expected a number, got {}", kind_of(v))),
-        },
-        FeatureType::Int => {
-            if let Some(i) = v.as_i64() {
-                i as f64
-            } else if let Some(u) = v.as_u64() {
-                u as f64
-            } else {
-                return Err(format!("expected an integer, got {}", kind_of(v)));
-            }
-        }
-        FeatureType::Bool => match v.as_bool() {
-            Some(b) => f64::from(u8::from(b)),
-            None => return Err(format!("expected a boolean, got {}", kind_of(v))),
-        },
-        FeatureType::String => {
-            let Some(s) = v.as_str() else {
-                return Err(format!("expected a string, got {}", kind_of(v)));
-            };
-            match f.categories.iter().position(|c| c == s) {
-                Some(i) => i as f64,
-                None => {
-                    return Err(format!(
-                        "{s:?} is not one of {}",
-                        f.categories
-                            .iter()
-                            .map(|c| format!("{c:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            }
-        }
-    };
-    if let Some(lo) = f.min {
-        if x < lo {
-            return Err(format!("{x} is below the minimum {lo}"));
-        }
-    }
-    if let Some(hi) = f.max {
-        if x > hi {
-            return Err(format!("{x} is above the maximum {hi}"));
-        }
-    }
-    Ok(x)
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a float",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -452,7 +390,7 @@ mod tests {
     #[test]
     fn mutated_bodies_read_as_validate_reads_them() {
         let set = iris();
-        let mut edits = crate::scan::Mutator::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut edits = crate::mutator::Mutator::new(0x9e37_79b9_7f4a_7c15u64);
         let mut fast = 0;
         for b in PLAIN_BODIES {
             for _ in 0..2000 {

@@ -18,19 +18,22 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+mod answer;
 pub mod auth;
 mod body;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod feature_spec;
 pub mod features;
 pub mod gateway;
 pub mod metrics;
+#[cfg(test)]
+mod mutator;
 pub mod openapi;
 pub mod output;
 pub mod protocol;
 pub mod routing;
-mod scan;
 
 pub use access_log::{AccessLog, AccessLogFormat};
 pub use config::GatewayConfig;

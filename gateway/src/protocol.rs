@@ -405,117 +405,115 @@ fn v2_answer(a: V2Answer) -> Result<Answer, String> {
 /// nesting, trailing bytes, or plain bad JSON.
 mod fast_v2 {
     use super::{FlatData, OutputData, V2Answer, V2AnswerOutput};
-    use crate::scan::{Scanner, MAX_DEPTH};
+    use homeml_numjson::{Scanner, MAX_DEPTH};
 
     pub(super) fn parse(body: &[u8]) -> Option<V2Answer> {
         let mut s = Scanner::new(body);
-        let a = s.answer()?;
-        s.end().then_some(a)
+        let a = answer(&mut s)?;
+        s.at_end().then_some(a)
     }
 
-    impl Scanner<'_> {
-        /// Output data, nested lists flattened: numbers, booleans (0/1) and nulls (NaN) only.
-        fn data(&mut self, out: &mut Vec<f64>, depth: usize) -> Option<()> {
-            if depth > MAX_DEPTH {
-                return None;
+    /// Output data, nested lists flattened: numbers, booleans (0/1) and nulls (NaN) only.
+    fn data(s: &mut Scanner<'_>, out: &mut Vec<f64>, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match s.peek()? {
+            b'[' => s.array(|s| data(s, out, depth + 1)),
+            b't' => {
+                s.literal(b"true")?;
+                out.push(1.0);
+                Some(())
             }
-            match self.peek()? {
-                b'[' => self.array(|s| s.data(out, depth + 1)),
-                b't' => {
-                    self.literal(b"true")?;
-                    out.push(1.0);
-                    Some(())
-                }
-                b'f' => {
-                    self.literal(b"false")?;
-                    out.push(0.0);
-                    Some(())
-                }
-                b'n' => {
-                    self.literal(b"null")?;
-                    out.push(f64::NAN);
-                    Some(())
-                }
-                b'-' | b'0'..=b'9' => {
-                    out.push(self.number()?);
-                    Some(())
-                }
-                _ => None,
+            b'f' => {
+                s.literal(b"false")?;
+                out.push(0.0);
+                Some(())
             }
+            b'n' => {
+                s.literal(b"null")?;
+                out.push(f64::NAN);
+                Some(())
+            }
+            b'-' | b'0'..=b'9' => {
+                out.push(s.number()?);
+                Some(())
+            }
+            _ => None,
         }
+    }
 
-        fn output(&mut self) -> Option<V2AnswerOutput> {
-            let mut name = None;
-            let mut shape: Option<Vec<i64>> = None;
-            let mut data: Option<Vec<f64>> = None;
-            self.object(|s, key| match key {
-                b"name" if name.is_none() => {
-                    name = Some(s.string()?);
+    fn output(s: &mut Scanner<'_>) -> Option<V2AnswerOutput> {
+        let mut name = None;
+        let mut shape: Option<Vec<i64>> = None;
+        let mut values: Option<Vec<f64>> = None;
+        s.object(|s, key| match key {
+            b"name" if name.is_none() => {
+                name = Some(s.string()?);
+                Some(())
+            }
+            b"shape" if shape.is_none() => {
+                let mut dims = Vec::with_capacity(2);
+                s.array(|s| {
+                    let (text, integer) = s.number_text()?;
+                    // serde_json reads `-0` as a float, not an i64.
+                    dims.push(
+                        text.parse::<i64>()
+                            .ok()
+                            .filter(|_| integer && text != "-0")?,
+                    );
                     Some(())
-                }
-                b"shape" if shape.is_none() => {
-                    let mut dims = Vec::with_capacity(2);
-                    s.array(|s| {
-                        let (text, integer) = s.number_text()?;
-                        // serde_json reads `-0` as a float, not an i64.
-                        dims.push(
-                            text.parse::<i64>()
-                                .ok()
-                                .filter(|_| integer && text != "-0")?,
-                        );
-                        Some(())
-                    })?;
-                    shape = Some(dims);
-                    Some(())
-                }
-                b"data" if data.is_none() => {
-                    let mut values = Vec::new();
-                    // A bare value (not a list) is what serde's FlatVisitor accepts too.
-                    s.data(&mut values, 0)?;
-                    data = Some(values);
-                    Some(())
-                }
-                b"name" | b"shape" | b"data" => None,
-                _ => s.skip(1),
-            })?;
-            Some(V2AnswerOutput {
-                name: name?,
-                shape: shape.unwrap_or_default(),
-                data: FlatData(Ok(OutputData::Numbers(data?))),
-            })
-        }
+                })?;
+                shape = Some(dims);
+                Some(())
+            }
+            b"data" if values.is_none() => {
+                let mut read = Vec::new();
+                // A bare value (not a list) is what serde's FlatVisitor accepts too.
+                data(s, &mut read, 0)?;
+                values = Some(read);
+                Some(())
+            }
+            b"name" | b"shape" | b"data" => None,
+            _ => s.skip(1),
+        })?;
+        Some(V2AnswerOutput {
+            name: name?,
+            shape: shape.unwrap_or_default(),
+            data: FlatData(Ok(OutputData::Numbers(values?))),
+        })
+    }
 
-        fn answer(&mut self) -> Option<V2Answer> {
-            let mut model_name = None;
-            let mut model_version = None;
-            let mut outputs = None;
-            self.object(|s, key| match key {
-                b"model_name" if model_name.is_none() => {
-                    model_name = Some(s.opt_string()?);
+    fn answer(s: &mut Scanner<'_>) -> Option<V2Answer> {
+        let mut model_name = None;
+        let mut model_version = None;
+        let mut outputs = None;
+        s.object(|s, key| match key {
+            b"model_name" if model_name.is_none() => {
+                model_name = Some(s.opt_string()?);
+                Some(())
+            }
+            b"model_version" if model_version.is_none() => {
+                model_version = Some(s.opt_string()?);
+                Some(())
+            }
+            b"outputs" if outputs.is_none() => {
+                let mut list = Vec::with_capacity(2);
+                s.array(|s| {
+                    list.push(output(s)?);
                     Some(())
-                }
-                b"model_version" if model_version.is_none() => {
-                    model_version = Some(s.opt_string()?);
-                    Some(())
-                }
-                b"outputs" if outputs.is_none() => {
-                    let mut list = Vec::with_capacity(2);
-                    s.array(|s| {
-                        list.push(s.output()?);
-                        Some(())
-                    })?;
-                    outputs = Some(list);
-                    Some(())
-                }
-                b"model_name" | b"model_version" | b"outputs" => None,
-                _ => s.skip(1),
-            })?;
-            Some(V2Answer {
-                model_name: model_name.flatten(),
-                model_version: model_version.flatten(),
-                outputs: outputs?,
-            })
-        }
+                })?;
+                outputs = Some(list);
+                Some(())
+            }
+            b"model_name" | b"model_version" | b"outputs" => None,
+            _ => s.skip(1),
+        })?;
+        Some(V2Answer {
+            model_name: model_name.flatten(),
+            model_version: model_version.flatten(),
+            outputs: outputs?,
+        })
     }
 }
 
@@ -871,7 +869,7 @@ mod tests {
     fn mutated_v2_answers_read_as_serde_reads_them() {
         // Deterministic random edits of plain answers: wherever the scanner accepts one, serde must
         // read the same answer; wherever serde refuses one, the scanner must have left it to serde.
-        let mut edits = crate::scan::Mutator::new(0x2545_f491_4f6c_dd1du64);
+        let mut edits = crate::mutator::Mutator::new(0x2545_f491_4f6c_dd1du64);
         let mut fast = 0;
         for a in PLAIN_ANSWERS {
             for _ in 0..1500 {

@@ -6,22 +6,28 @@
 //!
 //! - [`mlflow`]: MLflow scoring (`POST /invocations`: `dataframe_split`, `dataframe_records`, `instances`,
 //!   `inputs`, `text/csv`).
-//! - [`v2`]: KServe V2 / Open Inference Protocol REST, with Triton's binary tensor extension ([`binary`]).
+//! - [`v2`]: KServe V2 / Open Inference Protocol REST, with Triton's binary tensor extension
+//!   ([`v2::binary`]).
 //! - [`predict`]: `POST /predict` with a bare 2-D JSON array.
 //!
-//! The common numeric JSON requests are read straight into typed tensors by [`fast`], with the same
-//! results as the general path through a parsed `serde_json::Value` (which all other requests, and all
-//! errors, take).
+//! Each protocol owns its request shapes. The common numeric JSON requests are read straight into typed
+//! tensors by the protocol's direct reader (`mlflow::fast`, `v2::fast`, `predict::try_predict`), built
+//! on `homeml-numjson`, with the same results as the general path through a parsed `serde_json::Value`
+//! (which all other requests, and all errors, take).
 //!
-//! Shared pieces: [`schema`] (signature enforcement and assembly of model inputs) and [`json`]
-//! (JSON encoding of tensors, including the encoding of non-finite floats).
+//! Shared pieces, which import no protocol module: this module (the types every protocol speaks),
+//! [`schema`] (signature enforcement and assembly of model inputs), [`records`] (lists of records),
+//! `direct` (numjson buffers as tensors) and [`json`] (JSON encoding of tensors, including the encoding
+//! of non-finite floats). No protocol module imports another's internals, and this module imports none
+//! of its children: `scripts/import-graph.py` checks that the import graph has no circle.
 
 use bytes::Bytes;
 use homeml_flavor::{IoSpec, Model, Signature, Tensor};
 use http::{HeaderName, HeaderValue, StatusCode};
 
-pub mod binary;
-pub mod fast;
+#[cfg(test)]
+mod differential;
+pub(crate) mod direct;
 pub mod json;
 pub mod mlflow;
 pub mod predict;

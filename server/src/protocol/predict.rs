@@ -5,12 +5,23 @@
 //! is a bare JSON array of the model's first output (for classifiers, the label), one entry per row: a
 //! value for `[-1]` and `[-1, 1]` outputs, a list otherwise. Non-finite floats are encoded as described
 //! in [`super::json`]. Missing Content-Type is read as JSON; another type than JSON is 415.
+//!
+//! A regular 2-D numeric list is read directly into a typed tensor ([`try_predict`]: `homeml-numjson`'s
+//! scanner, then its serde tier); the rest, and every error, through a parsed `serde_json::Value`.
+
+use std::fmt;
 
 use homeml_flavor::Tensor;
+use homeml_numjson::de::{parse, read_nested_seq};
+use homeml_numjson::nested::scan_floats;
+use homeml_numjson::{Buffer, Kind, Scanner};
+use serde::de::{SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::schema::{self, flatten, Payload};
-use super::{json, media_type, media_type_is, Encoded, InferInput, ModelInfo, ResponsePlan, JSON};
+use super::{
+    direct, json, media_type, media_type_is, Encoded, InferInput, ModelInfo, ResponsePlan, JSON,
+};
 use crate::error::ApiError;
 
 /// Decodes a `/predict` request for `model`.
@@ -28,10 +39,60 @@ pub fn decode(
             "content type {media:?} is not supported: send application/json"
         )));
     }
-    if let Some(input) = super::fast::try_predict(body, model) {
+    if let Some(input) = try_predict(body, model) {
         return Ok((input, ResponsePlan::Predict));
     }
     decode_value(body, model)
+}
+
+/// The scanner tier: a bare list, the whole body, numbers read into a float buffer of `kind`.
+pub(crate) fn scan(body: &[u8], kind: Kind) -> Option<(Vec<usize>, Buffer)> {
+    let mut s = Scanner::new(body);
+    let read = scan_floats(&mut s, kind, body.len())?;
+    s.at_end().then_some(read)
+}
+
+/// Reads a bare list, as the whole body.
+struct BareList {
+    kind: Kind,
+    body_len: usize,
+}
+
+impl<'de> Visitor<'de> for BareList {
+    type Value = (Vec<usize>, Buffer);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        read_nested_seq(seq, self.kind, self.body_len)
+    }
+}
+
+/// The serde tier: a bare list of numbers of `kind`, as the whole body.
+pub(crate) fn read(body: &[u8], kind: Kind) -> Option<(Vec<usize>, Buffer)> {
+    parse(
+        body,
+        BareList {
+            kind,
+            body_len: body.len(),
+        },
+    )
+}
+
+/// `/predict` with a regular 2-D numeric list, decoded and checked as [`decode_value`] decodes it;
+/// `None` leaves the request to the value path (which then writes any error message).
+pub fn try_predict(body: &[u8], model: &ModelInfo) -> Option<InferInput> {
+    let kind = direct::unnamed_kind(model)?;
+    let (shape, buf) = match scan(body, kind) {
+        Some(scanned) => scanned,
+        None => read(body, kind)?,
+    };
+    if shape.len() != 2 {
+        return None;
+    }
+    schema::assemble(direct::unnamed_payload(shape, buf)?, model).ok()
 }
 
 /// Decodes a `/predict` JSON body through a parsed `serde_json::Value` (the reference path, which writes

@@ -6,7 +6,8 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{safe_relative_path, ArtifactReader, ArtifactStore};
+use super::path::safe_relative_path;
+use super::store::{ArtifactReader, ArtifactStore};
 use crate::entities::FileInfo;
 use crate::error::{Result, TrackingError};
 use crate::util;

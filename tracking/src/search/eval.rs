@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::{Comparison, Filter, KeyType, Literal, Op, OrderBy};
+use super::ast::{Comparison, Filter, KeyType, Literal, Op, OrderBy};
 
 /// The value of a key on an object.
 #[derive(Debug, Clone, PartialEq)]

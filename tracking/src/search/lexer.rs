@@ -1,7 +1,7 @@
 //! Tokens of MLflow's search strings: identifiers (with dots and backquoted parts), quoted strings,
 //! numbers, comparators, parentheses and commas.
 
-use super::SearchError;
+use super::ast::SearchError;
 
 /// A token.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use super::SearchError;
+use super::ast::SearchError;
 
 /// The token of the page starting at `offset`.
 pub fn encode(offset: usize) -> String {

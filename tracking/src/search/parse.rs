@@ -1,8 +1,8 @@
 //! The parser: tokens to [`Filter`] and [`OrderBy`], checking keys, comparators and value types per
 //! [`Dialect`] the way MLflow's `SearchUtils` does.
 
+use super::ast::{Comparison, Dialect, Filter, KeyType, Literal, Op, OrderBy, SearchError};
 use super::lexer::{tokenize, Tok};
-use super::{Comparison, Dialect, Filter, KeyType, Literal, Op, OrderBy, SearchError};
 
 /// How an attribute compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,8 @@
 //! - `Normalizer` MAX divides by the (signed) maximum, L2 computes `sign(x) * sqrt(x^2 / sum)`, and a row
 //!   whose norm is 0 is copied unchanged.
 
-use super::tree::{apply_transform, probit, ClassLabels, Labels, PostTransform};
+use super::post_transform::{apply_transform, probit, PostTransform};
+use super::tree::{ClassLabels, Labels};
 
 /// Why a linear model cannot be built or run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,6 +15,7 @@ pub mod dense;
 pub mod dense_argmax;
 pub mod linear;
 pub mod linear_op;
+pub mod post_transform;
 pub mod softmax;
 pub mod tree;
 pub mod tree_op;

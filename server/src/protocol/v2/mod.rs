@@ -1,4 +1,4 @@
-//! KServe V2 / Open Inference Protocol over REST, with Triton's binary tensor extension ([`super::binary`]).
+//! KServe V2 / Open Inference Protocol over REST, with Triton's binary tensor extension ([`binary`]).
 //!
 //! `infer` requests: `{"id", "parameters", "inputs": [{"name", "shape", "datatype", "data" | parameters
 //! {"binary_data_size"}}], "outputs": [{"name", "parameters": {"binary_data"}}]}`. `data` may be flat
@@ -11,126 +11,27 @@
 //! Answers: `{"model_name", "model_version", "id", "outputs": [{"name", "datatype", "shape", "data"}]}`
 //! with flat `data`, or binary outputs after the JSON. Non-finite floats in JSON `data` are encoded as
 //! described in [`super::json`].
+//!
+//! Layout: [`datatype`] (the datatypes), [`request`] (checking and decoding a request's fields),
+//! [`fast`] (the direct reader of the common numeric requests), [`binary`] (Triton's binary tensors).
 
 use bytes::Bytes;
-use homeml_flavor::{DType, Tensor};
+use homeml_flavor::Tensor;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::binary::{self, HEADER_LENGTH};
-use super::schema::{self, flatten, Data, Payload, Values};
-use super::{json, Encoded, InferInput, ModelInfo, RequestedOutput, ResponsePlan, V2Plan, JSON};
 use crate::error::ApiError;
+use crate::protocol::{json, Encoded, InferInput, ModelInfo, ResponsePlan, JSON};
 
-/// A KServe V2 tensor datatype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Datatype {
-    /// BOOL
-    Bool,
-    /// UINT8
-    Uint8,
-    /// UINT16
-    Uint16,
-    /// UINT32
-    Uint32,
-    /// UINT64
-    Uint64,
-    /// INT8
-    Int8,
-    /// INT16
-    Int16,
-    /// INT32
-    Int32,
-    /// INT64
-    Int64,
-    /// FP16
-    Fp16,
-    /// BF16 (Triton)
-    Bf16,
-    /// FP32
-    Fp32,
-    /// FP64
-    Fp64,
-    /// BYTES
-    Bytes,
-}
+pub mod binary;
+pub mod datatype;
+pub(crate) mod fast;
+pub(crate) mod request;
 
-impl Datatype {
-    /// Parses a datatype name (`FP32`, ...).
-    pub fn parse(name: &str) -> Option<Datatype> {
-        Some(match name {
-            "BOOL" => Datatype::Bool,
-            "UINT8" => Datatype::Uint8,
-            "UINT16" => Datatype::Uint16,
-            "UINT32" => Datatype::Uint32,
-            "UINT64" => Datatype::Uint64,
-            "INT8" => Datatype::Int8,
-            "INT16" => Datatype::Int16,
-            "INT32" => Datatype::Int32,
-            "INT64" => Datatype::Int64,
-            "FP16" => Datatype::Fp16,
-            "BF16" => Datatype::Bf16,
-            "FP32" => Datatype::Fp32,
-            "FP64" => Datatype::Fp64,
-            "BYTES" => Datatype::Bytes,
-            _ => return None,
-        })
-    }
+pub use datatype::Datatype;
 
-    /// The datatype name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Datatype::Bool => "BOOL",
-            Datatype::Uint8 => "UINT8",
-            Datatype::Uint16 => "UINT16",
-            Datatype::Uint32 => "UINT32",
-            Datatype::Uint64 => "UINT64",
-            Datatype::Int8 => "INT8",
-            Datatype::Int16 => "INT16",
-            Datatype::Int32 => "INT32",
-            Datatype::Int64 => "INT64",
-            Datatype::Fp16 => "FP16",
-            Datatype::Bf16 => "BF16",
-            Datatype::Fp32 => "FP32",
-            Datatype::Fp64 => "FP64",
-            Datatype::Bytes => "BYTES",
-        }
-    }
-
-    /// Bytes per element in binary form (`None` for BYTES, which is length-prefixed).
-    pub fn size(self) -> Option<usize> {
-        Some(match self {
-            Datatype::Bool | Datatype::Uint8 | Datatype::Int8 => 1,
-            Datatype::Uint16 | Datatype::Int16 | Datatype::Fp16 | Datatype::Bf16 => 2,
-            Datatype::Uint32 | Datatype::Int32 | Datatype::Fp32 => 4,
-            Datatype::Uint64 | Datatype::Int64 | Datatype::Fp64 => 8,
-            Datatype::Bytes => return None,
-        })
-    }
-
-    /// The homeml dtype values of this datatype are read into.
-    pub fn dtype(self) -> DType {
-        match self {
-            Datatype::Bool => DType::Bool,
-            Datatype::Uint8
-            | Datatype::Uint16
-            | Datatype::Int8
-            | Datatype::Int16
-            | Datatype::Int32 => DType::I32,
-            Datatype::Uint32 | Datatype::Uint64 | Datatype::Int64 => DType::I64,
-            Datatype::Fp16 | Datatype::Bf16 | Datatype::Fp32 => DType::F32,
-            Datatype::Fp64 => DType::F64,
-            Datatype::Bytes => DType::String,
-        }
-    }
-}
-
-/// True when values of `from` may be given to a model input of `to`.
-fn convertible(from: DType, to: DType) -> bool {
-    from == to
-        || (to.is_float() && (from.is_float() || from.is_int() || from == DType::Bool))
-        || (from == DType::I32 && to == DType::I64)
-}
+use binary::HEADER_LENGTH;
+use request::{decode_request, InputList};
 
 fn header_length(headers: &HeaderMap, body_len: usize) -> Result<Option<usize>, ApiError> {
     let Some(v) = headers.get(HEADER_LENGTH) else {
@@ -151,19 +52,9 @@ fn header_length(headers: &HeaderMap, body_len: usize) -> Result<Option<usize>, 
     Ok(Some(n))
 }
 
-fn bool_param(params: Option<&Value>, key: &str, what: &str) -> Result<Option<bool>, ApiError> {
-    match params.and_then(|p| p.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::InvalidParameter(format!(
-            "{what}: parameter {key:?} must be a boolean"
-        ))),
-    }
-}
-
 /// Decodes an `infer` request for `model`.
 ///
-/// The common numeric requests are read directly into typed tensors ([`super::fast`]); the rest, and
+/// The common numeric requests are read directly into typed tensors ([`try_v2`]); the rest, and
 /// every request with an error, go through a parsed `serde_json::Value`.
 pub fn decode_infer(
     headers: &HeaderMap,
@@ -175,10 +66,29 @@ pub fn decode_infer(
         Some(n) => body.split_at(n),
         None => (body, &[][..]),
     };
-    if let Some(decoded) = super::fast::try_v2(json_part, binary_part, model) {
+    if let Some(decoded) = try_v2(json_part, binary_part, model) {
         return Ok(decoded);
     }
     decode_infer_value(json_part, binary_part, model)
+}
+
+/// A V2 `infer` request whose inputs are JSON numeric tensors (or binary tensors) that the direct
+/// reader ([`fast`]) reads, decoded and checked as [`decode_infer_value`] decodes it; `json` is the JSON
+/// part of the body and `binary` what follows it. `None` leaves the request to the value path (which
+/// then writes any error message).
+pub fn try_v2(json: &[u8], binary: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
+    let req = fast::read(json, binary)?;
+    let mut inputs = req.inputs?;
+    let fields = fast::fields(&mut inputs);
+    decode_request(
+        req.id.as_ref(),
+        req.parameters.as_ref(),
+        Some(InputList::Fields(fields)),
+        req.outputs.as_ref(),
+        binary,
+        model,
+    )
+    .ok()
 }
 
 /// Decodes an `infer` request through a parsed `serde_json::Value` (the reference path, which writes
@@ -204,325 +114,6 @@ pub(crate) fn decode_infer_value(
         binary_part,
         model,
     )
-}
-
-/// A request's `inputs`: a parsed JSON value, or the inputs the direct decoder read.
-pub(crate) enum InputList<'a> {
-    /// The `inputs` value as parsed (checked to be a list of objects here).
-    Json(&'a Value),
-    /// One entry per input object.
-    Fields(Vec<InputFields<'a>>),
-}
-
-/// The fields of one input object.
-pub(crate) struct InputFields<'a> {
-    /// `name`.
-    pub(crate) name: Option<&'a Value>,
-    /// `shape`.
-    pub(crate) shape: Option<&'a Value>,
-    /// `datatype`.
-    pub(crate) datatype: Option<&'a Value>,
-    /// `parameters`.
-    pub(crate) parameters: Option<&'a Value>,
-    /// `data`.
-    pub(crate) data: InputData<'a>,
-}
-
-/// An input's `data`.
-pub(crate) enum InputData<'a> {
-    /// No `data` key.
-    Absent,
-    /// `data` as parsed JSON.
-    Json(&'a Value),
-    /// `data` read directly as the elements of the input's datatype (row-major).
-    Decoded(homeml_flavor::TensorData),
-}
-
-/// Checks a request's fields and decodes its inputs (the part shared by the value path and the direct
-/// decoder, so both check alike).
-pub(crate) fn decode_request(
-    id: Option<&Value>,
-    parameters: Option<&Value>,
-    inputs: Option<InputList<'_>>,
-    outputs: Option<&Value>,
-    mut binary_part: &[u8],
-    model: &ModelInfo,
-) -> Result<(InferInput, ResponsePlan), ApiError> {
-    let id = match id {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::BadRequest("`id` must be a string".into())),
-    };
-    let params = match parameters {
-        None | Some(Value::Null) => None,
-        Some(p @ Value::Object(_)) => Some(p),
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "`parameters` must be an object".into(),
-            ))
-        }
-    };
-    let binary_default = bool_param(params, "binary_data_output", "request")?.unwrap_or(false);
-    let no_inputs = || ApiError::BadRequest("`inputs` must be a list of tensors".into());
-    let mut named: Vec<(String, Data<'_>)> = Vec::new();
-    match inputs.ok_or_else(no_inputs)? {
-        InputList::Json(Value::Array(inputs)) => {
-            named.reserve(inputs.len());
-            for (k, input) in inputs.iter().enumerate() {
-                let Value::Object(obj) = input else {
-                    return Err(ApiError::BadRequest(format!("input {k} is not an object")));
-                };
-                let fields = InputFields {
-                    name: obj.get("name"),
-                    shape: obj.get("shape"),
-                    datatype: obj.get("datatype"),
-                    parameters: obj.get("parameters"),
-                    data: obj.get("data").map_or(InputData::Absent, InputData::Json),
-                };
-                named.push(decode_input(fields, k, &mut binary_part, model)?);
-            }
-        }
-        InputList::Json(_) => return Err(no_inputs()),
-        InputList::Fields(list) => {
-            named.reserve(list.len());
-            for (k, fields) in list.into_iter().enumerate() {
-                named.push(decode_input(fields, k, &mut binary_part, model)?);
-            }
-        }
-    }
-    if !binary_part.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "{} bytes of binary data after the inputs' binary_data_size",
-            binary_part.len()
-        )));
-    }
-    let outputs = match outputs {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(list)) => Some(
-            list.iter()
-                .map(|o| requested_output(o, model, binary_default))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Some(_) => return Err(ApiError::BadRequest("`outputs` must be a list".into())),
-    };
-    let input = schema::assemble(Payload::Named(named), model)?;
-    Ok((
-        input,
-        ResponsePlan::V2(V2Plan {
-            id,
-            outputs,
-            binary_default,
-        }),
-    ))
-}
-
-fn decode_input<'a>(
-    fields: InputFields<'_>,
-    k: usize,
-    binary_part: &mut &[u8],
-    model: &ModelInfo,
-) -> Result<(String, Data<'a>), ApiError> {
-    let name = match fields.name {
-        Some(Value::String(s)) => s.clone(),
-        _ => return Err(ApiError::BadRequest(format!("input {k} has no `name`"))),
-    };
-    let what = InputName(&name);
-    let shape: Vec<usize> = match fields.shape {
-        Some(Value::Array(dims)) => dims
-            .iter()
-            .map(|d| {
-                d.as_u64()
-                    .and_then(|d| usize::try_from(d).ok())
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!(
-                            "{what}: shape entries must be non-negative integers"
-                        ))
-                    })
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(ApiError::BadRequest(format!("{what} has no `shape` list"))),
-    };
-    let datatype = match fields.datatype {
-        Some(Value::String(s)) => Datatype::parse(s)
-            .ok_or_else(|| ApiError::BadRequest(format!("{what}: unknown datatype {s:?}")))?,
-        _ => return Err(ApiError::BadRequest(format!("{what} has no `datatype`"))),
-    };
-    let count = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| ApiError::BadRequest(format!("{what}: shape {shape:?} is too large")))?;
-    // The model input (or signature column) the data will go to, for the datatype check.
-    let target = model
-        .inputs
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.dtype)
-        .or_else(|| column_dtype(model, &name));
-    if let Some(to) = target {
-        if !convertible(datatype.dtype(), to) {
-            return Err(ApiError::BadRequest(format!(
-                "{what}: datatype {} does not match the model's {}",
-                datatype.name(),
-                to.v2_name()
-            )));
-        }
-    }
-    let params = fields.parameters;
-    let binary_size = match params.and_then(|p| p.get("binary_data_size")) {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| {
-                    ApiError::InvalidParameter(format!(
-                        "{what}: binary_data_size must be a non-negative integer"
-                    ))
-                })?,
-        ),
-    };
-    let tensor = if let Some(size) = binary_size {
-        if !matches!(fields.data, InputData::Absent) {
-            return Err(ApiError::BadRequest(format!(
-                "{what} has both `data` and binary_data_size"
-            )));
-        }
-        if size > binary_part.len() {
-            return Err(ApiError::BadRequest(format!(
-                "{what}: binary_data_size {size} exceeds the {} bytes of binary data left",
-                binary_part.len()
-            )));
-        }
-        let (mine, rest) = binary_part.split_at(size);
-        *binary_part = rest;
-        binary::decode_tensor(datatype, &shape, mine, &what.to_string())?
-    } else {
-        let values = match fields.data {
-            InputData::Absent => return Err(ApiError::BadRequest(format!("{what} has no `data`"))),
-            InputData::Json(data) => {
-                let what = what.to_string();
-                let flat = flatten(data, &what)?;
-                let Values::Cells(cells) = flat.values else {
-                    return Err(ApiError::Internal("flatten returned typed data".into()));
-                };
-                if cells.len() != count {
-                    return Err(ApiError::BadRequest(format!(
-                        "{what}: shape {shape:?} needs {count} values, `data` has {}",
-                        cells.len()
-                    )));
-                }
-                schema::convert_cells(&cells, datatype.dtype(), &what)?
-            }
-            InputData::Decoded(values) => {
-                if values.dtype() != datatype.dtype() {
-                    return Err(ApiError::Internal(format!(
-                        "{what}: data read as {} for datatype {}",
-                        values.dtype(),
-                        datatype.name()
-                    )));
-                }
-                if values.len() != count {
-                    return Err(ApiError::BadRequest(format!(
-                        "{what}: shape {shape:?} needs {count} values, `data` has {}",
-                        values.len()
-                    )));
-                }
-                values
-            }
-        };
-        check_range(datatype, &values, &what)?;
-        Tensor::new(shape, values)?
-    };
-    Ok((name, Data::typed(tensor)))
-}
-
-/// An input's name as messages show it (`input "X"`), written only when a message is.
-struct InputName<'a>(&'a str);
-
-impl std::fmt::Display for InputName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "input {:?}", self.0)
-    }
-}
-
-/// Refuses JSON values outside a small integer datatype's range.
-fn check_range(
-    datatype: Datatype,
-    values: &homeml_flavor::TensorData,
-    what: &dyn std::fmt::Display,
-) -> Result<(), ApiError> {
-    let (lo, hi): (i64, i64) = match datatype {
-        Datatype::Uint8 => (0, u8::MAX as i64),
-        Datatype::Int8 => (i8::MIN as i64, i8::MAX as i64),
-        Datatype::Uint16 => (0, u16::MAX as i64),
-        Datatype::Int16 => (i16::MIN as i64, i16::MAX as i64),
-        Datatype::Uint32 => (0, u32::MAX as i64),
-        Datatype::Uint64 => (0, i64::MAX),
-        _ => return Ok(()),
-    };
-    let bad = match values {
-        homeml_flavor::TensorData::I32(v) => {
-            v.iter().map(|&x| x as i64).find(|x| *x < lo || *x > hi)
-        }
-        homeml_flavor::TensorData::I64(v) => v.iter().copied().find(|x| *x < lo || *x > hi),
-        _ => None,
-    };
-    match bad {
-        Some(x) => Err(ApiError::BadRequest(format!(
-            "{what}: {x} is out of the range of {}",
-            datatype.name()
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn column_dtype(model: &ModelInfo, name: &str) -> Option<DType> {
-    match model.signature.as_ref()?.inputs.as_ref()? {
-        homeml_flavor::Schema::Columns(cols) => cols
-            .iter()
-            .find(|c| c.name.as_deref() == Some(name))
-            .and_then(|c| c.ty.dtype()),
-        _ => None,
-    }
-}
-
-fn requested_output(
-    o: &Value,
-    model: &ModelInfo,
-    binary_default: bool,
-) -> Result<RequestedOutput, ApiError> {
-    let name = match o.get("name") {
-        Some(Value::String(s)) => s.clone(),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "each requested output needs a `name`".into(),
-            ))
-        }
-    };
-    if !model.outputs.iter().any(|s| s.name == name) {
-        return Err(ApiError::BadRequest(format!(
-            "unknown output {name:?}; the model's outputs are: {}",
-            model
-                .outputs
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let what = format!("output {name:?}");
-    let params = o.get("parameters");
-    if let Some(n) = params
-        .and_then(|p| p.get("class_count"))
-        .and_then(Value::as_u64)
-    {
-        if n > 0 {
-            return Err(ApiError::InvalidParameter(format!(
-                "{what}: the classification extension (class_count) is not supported"
-            )));
-        }
-    }
-    let binary = bool_param(params, "binary_data", &what)?.unwrap_or(binary_default);
-    Ok(RequestedOutput { name, binary })
 }
 
 /// Encodes the model's outputs as a V2 `infer` answer (binary outputs after the JSON when asked).
@@ -658,7 +249,7 @@ pub fn repository_index(models: &[(String, String, String, String)]) -> Encoded 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeml_flavor::{ColumnType, IoSpec, Schema, Signature, TensorData};
+    use homeml_flavor::{ColumnType, DType, IoSpec, Schema, Signature, TensorData};
 
     fn model() -> ModelInfo {
         ModelInfo {

@@ -11,7 +11,7 @@
 
 use homeml_flavor::{Tensor, TensorData};
 
-use super::v2::Datatype;
+use super::datatype::Datatype;
 use crate::error::ApiError;
 
 /// The request and response header that holds the JSON part's length.

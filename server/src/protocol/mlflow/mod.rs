@@ -20,6 +20,8 @@
 //!   `{"predictions": [0, 2]}`; several outputs are a dict of such lists.
 //!
 //! Non-finite floats are encoded as described in [`super::json`].
+//!
+//! The common numeric `inputs`/`instances` bodies are read directly into typed tensors ([`fast`]).
 
 use std::borrow::Cow;
 
@@ -33,6 +35,8 @@ use super::{
     ResponsePlan, JSON,
 };
 use crate::error::ApiError;
+
+pub(crate) mod fast;
 
 /// The input fields of which a JSON request must hold exactly one.
 pub const INPUT_FIELDS: [&str; 4] = [
@@ -72,12 +76,25 @@ pub(crate) fn plan(payload: &Payload<'_>, model: &ModelInfo) -> ResponsePlan {
 }
 
 /// Decodes a JSON body: the common numeric `inputs`/`instances` requests directly into typed tensors
-/// ([`super::fast`]), the rest (and every request with an error) through a parsed `serde_json::Value`.
+/// ([`try_mlflow`]), the rest (and every request with an error) through a parsed `serde_json::Value`.
 fn decode_json(body: &[u8], model: &ModelInfo) -> Result<(InferInput, ResponsePlan), ApiError> {
-    if let Some(decoded) = super::fast::try_mlflow(body, model) {
+    if let Some(decoded) = try_mlflow(body, model) {
         return Ok(decoded);
     }
     decode_json_value(body, model)
+}
+
+/// MLflow `/invocations` JSON with `inputs` or `instances` as a regular numeric list, for a model whose
+/// unnamed input is read directly ([`fast`]), decoded and checked as [`decode_json_value`] decodes it;
+/// `None` leaves the request to the value path (which then writes any error message).
+pub fn try_mlflow(body: &[u8], model: &ModelInfo) -> Option<(InferInput, ResponsePlan)> {
+    let (payload, params) = fast::payload(body, model)?;
+    let plan = plan(&payload, model);
+    let input = schema::assemble(payload, model).ok()?;
+    if params {
+        tracing::debug!(model = %model.name, "ignoring inference params: the model takes none");
+    }
+    Some((input, plan))
 }
 
 /// Decodes a JSON body through a parsed `serde_json::Value` (the reference path, which writes every
