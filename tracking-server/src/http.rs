@@ -34,11 +34,12 @@ pub(crate) struct App {
     pub(crate) ctx: Ctx,
     pub(crate) static_prefix: String,
     pub(crate) max_artifact_bytes: usize,
+    pub(crate) ui: crate::ui::UiSource,
 }
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Full<Bytes>>;
 
-fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
@@ -54,7 +55,7 @@ fn error(e: &ApiError) -> Resp {
     text(e.status(), "application/json", e.body())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -65,7 +66,7 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
@@ -76,20 +77,6 @@ async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
             ErrorCode::BadRequest,
             format!("cannot read the request body: {e}"),
         )),
-    }
-}
-
-fn content_type_of(path: &str) -> &'static str {
-    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "txt" | "log" | "yaml" | "yml" | "md" | "py" | "csv" | "mlmodel" => "text/plain",
-        "json" => "application/json",
-        "html" => "text/html",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "svg" => "image/svg+xml",
-        _ if path.ends_with("MLmodel") => "text/plain",
-        _ => "application/octet-stream",
     }
 }
 
@@ -142,15 +129,7 @@ async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, A
                 Ok(buf)
             })
             .await?;
-            let mut resp = text(StatusCode::OK, content_type_of(&path), bytes);
-            let name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                resp.headers_mut().insert("content-disposition", v);
-            }
-            resp.headers_mut().insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
+            let resp = crate::ui::download(&path, bytes);
             Ok(resp)
         }
         Route::ArtifactPut(raw) => {
@@ -193,6 +172,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
             "multipart_downloads_enabled": false,
         }))),
         Route::Proto(f, params) => proto(&app, f, params, req).await,
+        Route::Ui(u) => crate::ui::answer(&app, u, req).await,
         Route::MethodNotAllowed => Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
             format!("method {method} is not allowed on {full_path}"),
@@ -211,6 +191,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
         }
         error(&e)
     });
+    let mut resp = resp;
+    resp.headers_mut()
+        .entry("x-content-type-options")
+        .or_insert(HeaderValue::from_static("nosniff"));
     Ok(resp)
 }
 

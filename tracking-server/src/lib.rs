@@ -8,11 +8,13 @@
 #![warn(missing_docs)]
 
 pub mod error;
+mod graphql;
 pub mod handlers;
 mod http;
 pub mod json;
 pub mod request;
 pub mod routes;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct Config {
     pub static_prefix: String,
     /// Largest artifact upload in bytes.
     pub max_artifact_bytes: usize,
+    /// What `/` shows: MLflow's UI bundle, homeml's own pages, or nothing.
+    pub ui: ui::UiSource,
 }
 
 /// Errors starting the server.
@@ -106,6 +110,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         },
         static_prefix: prefix,
         max_artifact_bytes: config.max_artifact_bytes,
+        ui: config.ui,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (done_tx, done) = watch::channel(false);
