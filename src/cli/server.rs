@@ -1,9 +1,11 @@
-//! `homeml server`: the MLflow tracking server (REST API and artifact proxy) on a file store.
+//! `homeml server`: the MLflow tracking server (REST API, artifact proxy, MLflow's web UI or homeml's
+//! own pages) on a file store.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use homeml_tracking::artifacts::{ArtifactStore, LocalArtifactStore};
+use homeml_tracking_server::ui::{self, UiSource};
 
 /// Arguments of `homeml server` (MLflow's flag names and defaults).
 #[derive(Debug, clap::Args)]
@@ -38,6 +40,13 @@ pub struct ServerArgs {
     /// A prefix before every route, e.g. `/mlflow`.
     #[arg(long, env = "MLFLOW_STATIC_PREFIX", default_value = "")]
     static_prefix: String,
+    /// MLflow's built UI (the mlflow wheel's `mlflow/server/js/build`); by default it is looked up in
+    /// the Python of HOMEML_PYTHON or on PATH, and homeml's own pages are shown without it.
+    #[arg(long, env = "HOMEML_UI_STATIC_DIR")]
+    ui_static_dir: Option<std::path::PathBuf>,
+    /// Serve no web UI at all.
+    #[arg(long)]
+    no_ui: bool,
     /// Largest artifact upload in MiB.
     #[arg(long, env = "HOMEML_MAX_ARTIFACT_MB", default_value_t = 4096)]
     max_artifact_mb: usize,
@@ -91,6 +100,24 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("opening the tracking store {}", args.backend_store_uri))?;
     let mut artifacts_root = None;
+    let store = Arc::new(store);
+    let ui = if args.no_ui {
+        UiSource::Off
+    } else {
+        match ui::find_bundle(args.ui_static_dir.as_deref())? {
+            Some(dir) => {
+                tracing::info!(dir = %dir.display(), "serving MLflow's UI");
+                UiSource::Bundle(dir)
+            }
+            None => {
+                eprintln!("{}", ui::HOW_TO_GET_MLFLOW_UI);
+                let pages_store = store.clone();
+                let pages: ui::Pages =
+                    Arc::new(move |path: &str| Some(crate::ui::render(&pages_store, path)));
+                UiSource::Pages(pages)
+            }
+        }
+    };
     let artifacts: Option<Arc<dyn ArtifactStore>> = if args.serve_artifacts {
         let a = LocalArtifactStore::open(&args.artifacts_destination).with_context(|| {
             format!(
@@ -121,13 +148,14 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         let handle = homeml_tracking_server::start(homeml_tracking_server::Config {
             host: args.host.clone(),
             port: args.port,
-            store: Arc::new(store),
+            store,
             artifacts,
             static_prefix: args.static_prefix.clone(),
             max_artifact_bytes: args.max_artifact_mb.saturating_mul(1 << 20),
             local_roots,
             users,
             read_only: args.read_only,
+            ui,
         })
         .await?;
         println!(

@@ -77,29 +77,9 @@ async fn handle(
         return Ok(respond(StatusCode::OK, "text/plain", "ok\n".into()));
     }
     // The store is files on disk: read it on a blocking thread.
-    let rendered = tokio::task::spawn_blocking(move || route(&store, &path)).await;
+    let rendered = tokio::task::spawn_blocking(move || render(&store, &path)).await;
     let resp = match rendered {
-        Ok(Ok(Some(html))) => respond(StatusCode::OK, "text/html; charset=utf-8", html),
-        Ok(Ok(None)) => respond(
-            StatusCode::NOT_FOUND,
-            "text/html; charset=utf-8",
-            html::page(
-                "Not found",
-                r#"<p>Nothing here. <a href="/">Back to the start.</a></p>"#,
-            ),
-        ),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "ui: reading the store failed");
-            respond(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/html; charset=utf-8",
-                // The details (paths, pieces of files) go to the log only.
-                html::page(
-                    "Store error",
-                    r#"<p>The tracking store could not be read; the server's log has the details. <a href="/">Back to the start.</a></p>"#,
-                ),
-            )
-        }
+        Ok((status, html)) => respond(status, "text/html; charset=utf-8", html),
         Err(e) => respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/plain",
@@ -107,6 +87,32 @@ async fn handle(
         ),
     };
     Ok(resp)
+}
+
+/// The page of `path` as (status, HTML): the page, a not-found page, or a store-error page (whose
+/// details go to the log only). `homeml server` shows these when MLflow's UI bundle is missing.
+pub fn render(store: &Store, path: &str) -> (StatusCode, String) {
+    match route(store, path) {
+        Ok(Some(html)) => (StatusCode::OK, html),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            html::page(
+                "Not found",
+                r#"<p>Nothing here. <a href="/">Back to the start.</a></p>"#,
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "ui: reading the store failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                // The details (paths, pieces of files) go to the log only.
+                html::page(
+                    "Store error",
+                    r#"<p>The tracking store could not be read; the server's log has the details. <a href="/">Back to the start.</a></p>"#,
+                ),
+            )
+        }
+    }
 }
 
 /// Picks the page for a path.

@@ -25,4 +25,5 @@ mod tracking_server_concurrency;
 mod tracking_server_diff;
 mod tracking_server_interop;
 mod tracking_server_security;
+mod tracking_ui;
 mod ui;

@@ -191,6 +191,8 @@ pub fn is_write(method: &Method, path: &str, route: &Route) -> bool {
     match route {
         Route::Health | Route::Version | Route::ServerInfo | Route::NotFound => false,
         Route::MethodNotAllowed => false,
+        // The UI's pages, static files, artifact previews and read-only GraphQL queries.
+        Route::Ui(_) => false,
         Route::ArtifactList | Route::ArtifactGet(_) => false,
         Route::ArtifactPut(_) | Route::ArtifactDelete(_) => true,
         Route::Proto(..) => {

@@ -39,19 +39,20 @@ pub(crate) struct App {
     pub(crate) max_artifact_bytes: usize,
     pub(crate) users: Option<Arc<Users>>,
     pub(crate) read_only: bool,
+    pub(crate) ui: crate::ui::UiSource,
 }
 
 /// Every answer's body: whole (JSON, text) or streamed (artifact downloads).
-type Body = UnsyncBoxBody<Bytes, std::io::Error>;
-type Resp = Response<Body>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+pub(crate) type Resp = Response<Body>;
 
-fn whole(body: impl Into<Bytes>) -> Body {
+pub(crate) fn whole(body: impl Into<Bytes>) -> Body {
     Full::new(body.into())
         .map_err(|never| match never {})
         .boxed_unsync()
 }
 
-fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+pub(crate) fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(whole(body));
     *r.status_mut() = status;
     r.headers_mut()
@@ -113,7 +114,7 @@ async fn authorize(
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
@@ -124,7 +125,7 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
@@ -135,20 +136,6 @@ async fn body_bytes(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
             ErrorCode::BadRequest,
             format!("cannot read the request body: {e}"),
         )),
-    }
-}
-
-fn content_type_of(path: &str) -> &'static str {
-    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "txt" | "log" | "yaml" | "yml" | "md" | "py" | "csv" | "mlmodel" => "text/plain",
-        "json" => "application/json",
-        "html" => "text/html",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "svg" => "image/svg+xml",
-        _ if path.ends_with("MLmodel") => "text/plain",
-        _ => "application/octet-stream",
     }
 }
 
@@ -195,20 +182,9 @@ async fn artifact(app: &App, r: Route, req: Request<Incoming>) -> Result<Resp, A
             let p = path.clone();
             let a = blocking(move || Ok(store.get(&p)?)).await?;
             let mut resp = Response::new(transfer::download(a.reader).boxed_unsync());
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(content_type_of(&path)),
-            );
             resp.headers_mut()
                 .insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(a.size));
-            let name = path.rsplit('/').next().unwrap_or("file").replace('"', "");
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                resp.headers_mut().insert("content-disposition", v);
-            }
-            resp.headers_mut().insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
+            crate::ui::download_headers(&mut resp, &path);
             Ok(resp)
         }
         Route::ArtifactPut(raw) => {
@@ -267,6 +243,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
             "multipart_downloads_enabled": false,
         }))),
         Route::Proto(f, params) => proto(&app, f, params, req).await,
+        Route::Ui(u) => crate::ui::answer(&app, u, req).await,
         Route::MethodNotAllowed => Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
             format!("method {method} is not allowed on {full_path}"),
@@ -285,6 +262,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Resp, Infallibl
         }
         error(&e)
     });
+    let mut resp = resp;
+    resp.headers_mut()
+        .entry("x-content-type-options")
+        .or_insert(HeaderValue::from_static("nosniff"));
     Ok(resp)
 }
 

@@ -9,12 +9,14 @@
 
 pub mod auth;
 pub mod error;
+mod graphql;
 pub mod handlers;
 mod http;
 pub mod json;
 pub mod request;
 pub mod routes;
 mod transfer;
+pub mod ui;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -47,6 +49,8 @@ pub struct Config {
     pub users: Option<Arc<auth::Users>>,
     /// Refuse every write (`--read-only`).
     pub read_only: bool,
+    /// What `/` shows: MLflow's UI bundle, homeml's own pages, or nothing.
+    pub ui: ui::UiSource,
 }
 
 /// Errors starting the server.
@@ -118,6 +122,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         max_artifact_bytes: config.max_artifact_bytes,
         users: config.users,
         read_only: config.read_only,
+        ui: config.ui,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (done_tx, done) = watch::channel(false);

@@ -4,7 +4,9 @@
 
 use hyper::Method;
 
-use crate::handlers::{experiments as e, logged_models as lm, registry as r, runs, Handler};
+use crate::handlers::{
+    experiments as e, logged_models as lm, registry as r, runs, ui_data, Handler,
+};
 
 /// What answers a request.
 #[derive(Debug)]
@@ -25,6 +27,8 @@ pub enum Route {
     ArtifactPut(String),
     /// `DELETE mlflow-artifacts/artifacts/<path>`.
     ArtifactDelete(String),
+    /// A route of the web UI (static bundle, pages, `/graphql`, artifact downloads).
+    Ui(crate::ui::UiRoute),
     /// The path exists with other methods.
     MethodNotAllowed,
     /// No such endpoint.
@@ -54,6 +58,9 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         _ => {}
+    }
+    if let Some(u) = crate::ui::route(method, path) {
+        return Route::Ui(u);
     }
     for p in ARTIFACT_PREFIXES {
         if let Some(rest) = path.strip_prefix(p) {
@@ -130,6 +137,9 @@ fn proto(method: &Method, rest: &str) -> Route {
         "runs/outputs" => only(M::POST, runs::log_outputs),
         "runs/log-model" => only(M::POST, runs::log_model),
         "metrics/get-history" => only(M::GET, runs::get_history),
+        "metrics/get-history-bulk" => only(M::GET, ui_data::history_bulk),
+        "metrics/get-history-bulk-interval" => only(M::GET, ui_data::history_bulk_interval),
+        "gateway-proxy" => known(Some(ui_data::gateway_proxy), Some(ui_data::gateway_proxy)),
         "artifacts/list" => only(M::GET, crate::handlers::artifacts::list),
         "logged-models" => only(M::POST, lm::create),
         "logged-models/search" => only(M::POST, lm::search),
@@ -176,6 +186,9 @@ fn logged_model_paths(method: &Method, rest: &str) -> Route {
         (&Method::DELETE, [mid]) => Route::Proto(lm::delete, id(mid)),
         (&Method::PATCH, [mid, "tags"]) => Route::Proto(lm::set_tags, id(mid)),
         (&Method::POST, [mid, "params"]) => Route::Proto(lm::log_params, id(mid)),
+        (&Method::GET, [mid, "artifacts", "directories"]) => {
+            Route::Proto(ui_data::logged_model_artifacts, id(mid))
+        }
         (&Method::DELETE, [mid, "tags", key]) => {
             let mut p = id(mid);
             p.push(("tag_key", crate::request::path_decode(key)));

@@ -6,6 +6,7 @@ pub mod experiments;
 pub mod logged_models;
 pub mod registry;
 pub mod runs;
+pub mod ui_data;
 
 use std::sync::Arc;
 
