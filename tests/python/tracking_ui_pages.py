@@ -68,14 +68,40 @@ def populate(base):
     }
 
 
+# The runs table shows no metric or param columns until they are chosen: open "Columns" and tick
+# the Metrics and Parameters groups, as a user would.
+SHOW_COLUMNS = r"""
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const btn = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Columns');
+  if (!btn) return 'no Columns button';
+  btn.dispatchEvent(new PointerEvent('pointerdown', {bubbles: true, button: 0, pointerType: 'mouse'}));
+  btn.click();
+  await sleep(1000);
+  for (const group of ['Metrics', 'Parameters']) {
+    const node = [...document.querySelectorAll('[role=dialog] .du-bois-light-tree-treenode')]
+      .find(n => n.innerText.trim().startsWith(group));
+    const box = node && node.querySelector('.du-bois-light-tree-checkbox');
+    if (!box) return 'no ' + group + ' in the column chooser';
+    box.click();
+    await sleep(500);
+  }
+  document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+  return 'ok';
+})()
+"""
+
+
 def pages(ids):
-    """(name, hash route, texts the page must show, screenshot file or None)."""
+    """(name, hash route, texts the page must show, screenshot file or None[, (script to run then,
+    texts the page must show after it)])."""
     e, (r1, r2), mid = ids["experiment_id"], ids["run_ids"], ids["model_id"]
     runs_q = urllib.parse.quote(json.dumps([r1, r2]))
     exps_q = urllib.parse.quote(json.dumps([e]))
     return [
         ("experiment list", "#/experiments", ["ui-demo"], None),
-        ("runs table", f"#/experiments/{e}/runs", ["alpha-run", "beta-run"], "runs-table.png"),
+        ("runs table", f"#/experiments/{e}/runs", ["alpha-run", "beta-run"], "runs-table.png",
+         (SHOW_COLUMNS, ["train_loss", "val_accuracy", "depth", "0.91", "0.01"])),
         ("run page", f"#/experiments/{e}/runs/{r1}", ["alpha-run", "lr", "train_loss", "val_accuracy"], None),
         ("run metric charts", f"#/experiments/{e}/runs/{r1}/model-metrics", ["train_loss"], "run-charts.png"),
         ("run artifacts", f"#/experiments/{e}/runs/{r1}/artifacts/notes/hello.txt", ["hello from alpha-run"], None),
@@ -119,7 +145,7 @@ class Cdp:
         return m.get("result", {})
 
 
-async def visit(cdp, base, name, route, texts, shot, out_dir):
+async def visit(cdp, base, name, route, texts, shot, out_dir, then=None):
     url = base.rstrip("/") + "/" + route
     target = (await cdp.call("Target.createTarget", {"url": "about:blank"}))["targetId"]
     sid = (await cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
@@ -173,15 +199,27 @@ async def visit(cdp, base, name, route, texts, shot, out_dir):
         started = time.monotonic()
         await cdp.call("Page.navigate", {"url": url}, session=sid)
         deadline = time.monotonic() + PAGE_TIMEOUT_S
-        body, missing = "", texts
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            r = await cdp.call("Runtime.evaluate", {"expression": "document.body ? document.body.innerText : ''",
+
+        async def settle(want):
+            body, missing = "", want
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                r = await cdp.call("Runtime.evaluate", {"expression": "document.body ? document.body.innerText : ''",
+                                                        "returnByValue": True}, session=sid)
+                body = r.get("result", {}).get("value", "") or ""
+                missing = [t for t in want if t not in body]
+                if not missing and not inflight and time.monotonic() - last[0] > IDLE_S:
+                    break
+            return body, missing
+
+        body, missing = await settle(texts)
+        if then and not missing:
+            r = await cdp.call("Runtime.evaluate", {"expression": then[0], "awaitPromise": True,
                                                     "returnByValue": True}, session=sid)
-            body = r.get("result", {}).get("value", "") or ""
-            missing = [t for t in texts if t not in body]
-            if not missing and not inflight and time.monotonic() - last[0] > IDLE_S:
-                break
+            done = r.get("result", {}).get("value")
+            if done != "ok":
+                console.append({"level": "error", "source": "driver", "text": f"page script: {done or r}"})
+            body, missing = await settle(then[1])
         if shot:
             await cdp.call("Page.bringToFront", session=sid)
             img = await cdp.call("Page.captureScreenshot", {"format": "png"}, session=sid)
@@ -196,9 +234,10 @@ async def visit(cdp, base, name, route, texts, shot, out_dir):
 
     bad = [r for r in reqs.values() if not fine(r)]
     csp = [c for c in console if "Content Security Policy" in c["text"] or "(csp)" in c["text"]]
+    script_failed = [c for c in console if c.get("source") == "driver"]
     return {"page": name, "url": url, "seconds": round(time.monotonic() - started, 1), "requests": list(reqs.values()), "console": console,
             "missing_text": missing, "pending": [urls.get(i) for i in inflight], "bad_requests": bad, "csp_violations": csp,
-            "ok": not bad and not csp and not missing and bool(reqs), "text": body[:4000]}
+            "ok": not bad and not csp and not missing and not script_failed and bool(reqs), "text": body[:4000]}
 
 
 async def drive(base, ids, out_dir, chromium):
@@ -206,7 +245,7 @@ async def drive(base, ids, out_dir, chromium):
     proc = await asyncio.create_subprocess_exec(
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-extensions", "--hide-scrollbars", "--window-size=1400,1000",
+        "--disable-sync", "--disable-extensions", "--hide-scrollbars", "--window-size=2400,1000",
         "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
         f"--user-data-dir={profile}", "about:blank",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -232,10 +271,10 @@ async def drive(base, ids, out_dir, chromium):
                 pump = asyncio.create_task(cdp.pump())
                 results = []
                 only = [w for w in os.environ.get("UI_PAGES", "").split(",") if w]
-                for name, route, texts, shot in pages(ids):
+                for name, route, texts, shot, *then in pages(ids):
                     if only and not any(w in name for w in only):
                         continue
-                    results.append(await visit(cdp, base, name, route, texts, shot, out_dir))
+                    results.append(await visit(cdp, base, name, route, texts, shot, out_dir, *then))
                     if os.environ.get("UI_DEBUG"):
                         r = results[-1]
                         print(r["page"], r["seconds"], r["pending"], r["bad_requests"], r["missing_text"],
@@ -277,6 +316,9 @@ def main():
                 print("   no data request was seen")
             for q in r["bad_requests"]:
                 print(f"   not 2xx: {q['method']} {q['url']} -> {q['status']} {q.get('failed') or ''}")
+            for c in r["console"]:
+                if c.get("source") == "driver":
+                    print(f"   {c['text']}")
             for c in r["csp_violations"]:
                 print(f"   CSP: {c['text']}")
             if r["missing_text"]:
