@@ -33,8 +33,20 @@ pub(crate) enum Failure {
         code: String,
         message: String,
     },
-    /// No usable answer: connection, TLS, timeout, a body that is not JSON.
+    /// No usable answer: TLS, timeout, a body that is not JSON.
     Transport(String),
+    /// The request never reached the server (connection refused or failed): safe to send again.
+    Unreachable(String),
+}
+
+fn transport(e: ureq::Error) -> Failure {
+    match &e {
+        ureq::Error::ConnectionFailed => Failure::Unreachable(e.to_string()),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Failure::Unreachable(e.to_string())
+        }
+        _ => Failure::Transport(e.to_string()),
+    }
 }
 
 /// The object a call is about, for [`Failure::into_error`].
@@ -53,7 +65,7 @@ impl Failure {
         about: About<'_>,
     ) -> TrackingError {
         match self {
-            Failure::Transport(reason) => TrackingError::Transport {
+            Failure::Transport(reason) | Failure::Unreachable(reason) => TrackingError::Transport {
                 server: server.to_string(),
                 reason: format!("{endpoint}: {reason}"),
             },
@@ -100,6 +112,7 @@ pub(crate) struct Http {
     base: String,
     agent: ureq::Agent,
     auth: Option<Secret>,
+    retries: u32,
 }
 
 fn bad_uri(uri: &str, reason: &str) -> TrackingError {
@@ -224,10 +237,15 @@ impl Http {
             .user_agent(concat!("homeml/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        let retries = env_nonempty("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(3)
+            .min(10);
         Ok(Http {
             base: format!("{scheme}://{rest}"),
             agent,
             auth,
+            retries,
         })
     }
 
@@ -247,17 +265,47 @@ impl Http {
         }
     }
 
+    /// Runs `call` again after 0.5 s, 1 s, 2 s, ... (`MLFLOW_HTTP_REQUEST_MAX_RETRIES` times, default
+    /// 3) while it did not reach the server, and, when `idempotent`, while the server answers 429,
+    /// 502, 503 or 504 (as MLflow's client retries).
+    fn with_retries<T>(
+        &self,
+        idempotent: bool,
+        mut call: impl FnMut() -> std::result::Result<T, Failure>,
+    ) -> std::result::Result<T, Failure> {
+        let mut attempt = 0;
+        loop {
+            let r = call();
+            let again = match &r {
+                Err(Failure::Unreachable(_)) => true,
+                Err(Failure::Api { status, .. }) => {
+                    idempotent && matches!(status, 429 | 502 | 503 | 504)
+                }
+                _ => false,
+            };
+            if !again || attempt >= self.retries {
+                return r;
+            }
+            let wait = Duration::from_millis(500 << attempt.min(6));
+            tracing::debug!(server = %self.base, attempt, ?wait, "tracking server not answering; retrying");
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
     /// `GET path?query`, the answer's JSON (an object).
     pub(crate) fn get_json(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> std::result::Result<Value, Failure> {
-        let mut req = self.with_auth(self.agent.get(self.url(path)));
-        for (k, v) in query {
-            req = req.query(*k, v);
-        }
-        json_answer(req.call())
+        self.with_retries(true, || {
+            let mut req = self.with_auth(self.agent.get(self.url(path)));
+            for (k, v) in query {
+                req = req.query(*k, v);
+            }
+            json_answer(req.call())
+        })
     }
 
     /// `method path` with a JSON body, the answer's JSON (an object).
@@ -267,19 +315,21 @@ impl Http {
         path: &str,
         body: &Value,
     ) -> std::result::Result<Value, Failure> {
-        let url = self.url(path);
-        let req = match method {
-            "POST" => self.agent.post(url),
-            "PATCH" => self.agent.patch(url),
-            "PUT" => self.agent.put(url),
-            _ => self.agent.delete(url).force_send_body(),
-        };
         let bytes = serde_json::to_vec(body).map_err(|e| Failure::Transport(e.to_string()))?;
-        json_answer(
-            self.with_auth(req)
-                .content_type("application/json")
-                .send(&bytes[..]),
-        )
+        self.with_retries(false, || {
+            let url = self.url(path);
+            let req = match method {
+                "POST" => self.agent.post(url),
+                "PATCH" => self.agent.patch(url),
+                "PUT" => self.agent.put(url),
+                _ => self.agent.delete(url).force_send_body(),
+            };
+            json_answer(
+                self.with_auth(req)
+                    .content_type("application/json")
+                    .send(&bytes[..]),
+            )
+        })
     }
 
     /// `GET path` answered with raw bytes: the open body, with its length when the server said it.
@@ -287,16 +337,21 @@ impl Http {
         &self,
         path: &str,
     ) -> std::result::Result<(Option<u64>, Box<dyn Read + Send>), Failure> {
-        let resp = self
-            .with_auth(self.agent.get(self.url(path)))
-            .call()
-            .map_err(|e| Failure::Transport(e.to_string()))?;
-        let status = resp.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(error_answer(status, resp));
-        }
-        let len = resp.body().content_length();
-        Ok((len, Box::new(resp.into_body().into_reader())))
+        self.with_retries(true, || {
+            let resp = self
+                .with_auth(self.agent.get(self.url(path)))
+                .call()
+                .map_err(transport)?;
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(error_answer(status, resp));
+            }
+            let len = resp.body().content_length();
+            Ok((
+                len,
+                Box::new(resp.into_body().into_reader()) as Box<dyn Read + Send>,
+            ))
+        })
     }
 
     /// `PUT path` with raw bytes (artifact uploads): the status only.
@@ -309,7 +364,7 @@ impl Http {
             .with_auth(self.agent.put(self.url(path)))
             .content_type("application/octet-stream")
             .send(ureq::SendBody::from_reader(body))
-            .map_err(|e| Failure::Transport(e.to_string()))?;
+            .map_err(transport)?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(error_answer(status, resp));
@@ -319,10 +374,11 @@ impl Http {
 
     /// `DELETE path` without a body: the status only.
     pub(crate) fn delete_raw(&self, path: &str) -> std::result::Result<(), Failure> {
-        let resp = self
-            .with_auth(self.agent.delete(self.url(path)))
-            .call()
-            .map_err(|e| Failure::Transport(e.to_string()))?;
+        let resp = self.with_retries(false, || {
+            self.with_auth(self.agent.delete(self.url(path)))
+                .call()
+                .map_err(transport)
+        })?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(error_answer(status, resp));
@@ -337,7 +393,7 @@ const MAX_JSON_BYTES: u64 = 1 << 30;
 fn json_answer(
     resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> std::result::Result<Value, Failure> {
-    let mut resp = resp.map_err(|e| Failure::Transport(e.to_string()))?;
+    let mut resp = resp.map_err(transport)?;
     let status = resp.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(error_answer(status, resp));
@@ -424,6 +480,56 @@ mod tests {
         );
         let err = Http::new("ftp://u:p@host").unwrap_err().to_string();
         assert!(!err.contains("u:p"), "{err}");
+    }
+
+    /// A loopback listener answering each connection with the next of `answers` (status, body),
+    /// then closing it; returns its address and the count of requests it saw.
+    fn answering(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            for (status, body) in answers {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    #[test]
+    fn reads_are_retried_on_503_and_writes_are_not() {
+        let busy = r#"{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}"#;
+        let (addr, seen) = answering(vec![(503, busy), (200, r#"{"ok": 1}"#)]);
+        let mut h = Http::new(&format!("http://{addr}")).unwrap();
+        h.retries = 2;
+        let v = h.get_json("api/2.0/mlflow/x", &[]).unwrap();
+        assert_eq!(v["ok"], 1);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        let (addr, seen) = answering(vec![(503, busy), (200, "{}")]);
+        let mut h = Http::new(&format!("http://{addr}")).unwrap();
+        h.retries = 2;
+        match h.send_json("POST", "api/2.0/mlflow/x", &serde_json::json!({})) {
+            Err(Failure::Api {
+                status: 503, code, ..
+            }) => assert_eq!(code, "TEMPORARILY_UNAVAILABLE"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]
