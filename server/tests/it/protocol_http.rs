@@ -181,7 +181,6 @@ fn mlflow_one_output_and_per_column_models() {
     // A one-output non-ONNX model answers a flat list; non-finite values are valid JSON.
     let body = json!({"dataframe_records": [
         {"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
-        {"sepal_length": null, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
         {"sepal_length": 1e308, "sepal_width": 1e308, "petal_length": 0, "petal_width": 0},
         {"sepal_length": "-Infinity", "sepal_width": 0, "petal_length": 0, "petal_width": 0}
     ]});
@@ -189,8 +188,15 @@ fn mlflow_one_output_and_per_column_models() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json(),
-        json!({"predictions": [10.0, null, "Infinity", "-Infinity"]})
+        json!({"predictions": [10.0, "Infinity", "-Infinity"]})
     );
+    // A missing value is refused (issue 21.1): the model does not accept them.
+    let body = json!({"dataframe_records": [
+        {"sepal_length": 1, "sepal_width": 2, "petal_length": 3, "petal_width": 4},
+        {"sepal_length": null, "sepal_width": 2, "petal_length": 3, "petal_width": 4}
+    ]});
+    let r = s.post_json("/models/reg/invocations", &body.to_string());
+    mlflow_error(&r, 400, "BAD_REQUEST", "row 1, column \"sepal_length\"");
     // One model input per column, with long and string columns mapped by name.
     let r = s.post_json(
         "/models/percol/invocations",

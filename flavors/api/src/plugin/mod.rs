@@ -22,5 +22,11 @@ pub use abi::ABI_VERSION;
 pub use author::PluginFlavor;
 pub use host::{load_plugin, load_plugin_dir, register_plugin, Plugin};
 
+/// Checks that `bytes` are a well-formed ELF shared library for this machine, as [`load_plugin`] does
+/// before handing a file to the dynamic loader; `Err` says why not. (Public for the fuzz targets.)
+pub fn check_elf(bytes: &[u8]) -> Result<(), String> {
+    elf::check_shared_library(bytes)
+}
+
 #[cfg(test)]
 mod tests;
