@@ -17,4 +17,5 @@ mod serve_alias_reload;
 mod serve_ort;
 mod tracking_hostile;
 mod tracking_server;
+mod trees;
 mod ui;

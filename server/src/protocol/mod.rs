@@ -24,6 +24,7 @@ pub mod binary;
 pub mod fast;
 pub mod json;
 pub mod mlflow;
+mod nonfinite;
 pub mod predict;
 pub mod records;
 pub mod schema;
