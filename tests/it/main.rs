@@ -26,4 +26,5 @@ mod tracking_server_diff;
 mod tracking_server_interop;
 mod tracking_server_security;
 mod tracking_ui;
+mod trees;
 mod ui;

@@ -52,6 +52,23 @@ const KNOWN_CLASSES: &[&str] = &[
     "builtins.NoneType",
 ];
 
+/// Types a `TypeNode` may name besides those: numpy's scalar types (e.g. the key types of `_class_map`).
+const KNOWN_SCALAR_TYPES: &[&str] = &[
+    "numpy.int8",
+    "numpy.int16",
+    "numpy.int32",
+    "numpy.int64",
+    "numpy.uint8",
+    "numpy.uint16",
+    "numpy.uint32",
+    "numpy.uint64",
+    "numpy.float32",
+    "numpy.float64",
+    "numpy.bool_",
+    "numpy.bool",
+    "numpy.str_",
+];
+
 /// Which scikit-learn API estimator the file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EstimatorKind {
@@ -116,12 +133,16 @@ pub fn read(bytes: &[u8]) -> Result<Estimator, String> {
     };
     let classes = if kind == EstimatorKind::Classifier {
         let node = field(state, "_classes")?;
-        let file = node
-            .get("file")
-            .and_then(Value::as_str)
-            .ok_or("_classes has no file")?;
-        let bytes = entry(&mut zip, file)?;
-        Some(npy::parse(&bytes).map_err(|e| format!("_classes ({file}): {e}"))?)
+        Some(if str_of(node, "type") == "json" {
+            object_array(node).map_err(|e| format!("_classes: {e}"))?
+        } else {
+            let file = node
+                .get("file")
+                .and_then(Value::as_str)
+                .ok_or("_classes has no file")?;
+            let bytes = entry(&mut zip, file)?;
+            npy::parse(&bytes).map_err(|e| format!("_classes ({file}): {e}"))?
+        })
     } else {
         None
     };
@@ -179,7 +200,8 @@ fn check_node(node: &Value, path: &str, depth: usize) -> Result<(), String> {
     match loader {
         "ObjectNode" | "TypeNode" => {
             let class = class_of(node);
-            if !KNOWN_CLASSES.contains(&class.as_str()) {
+            let scalar_type = loader == "TypeNode" && KNOWN_SCALAR_TYPES.contains(&class.as_str());
+            if !KNOWN_CLASSES.contains(&class.as_str()) && !scalar_type {
                 return Err(format!(
                     "{path}: class {class} is not one homeml knows in a LightGBM estimator; refusing the file"
                 ));
@@ -207,12 +229,18 @@ fn check_node(node: &Value, path: &str, depth: usize) -> Result<(), String> {
                 }
             }
         }
-        "NdArrayNode" if str_of(node, "type") != "numpy" => {
-            return Err(format!(
-                "{path}: an array stored as {:?} (not a .npy file) is not read",
-                str_of(node, "type")
-            ));
-        }
+        "NdArrayNode" => match str_of(node, "type") {
+            "numpy" => {}
+            // An object array, stored as the nodes of its elements.
+            "json" => {
+                if let Some(Value::Array(items)) = obj.get("content") {
+                    for (i, v) in items.iter().enumerate() {
+                        child(v, &i.to_string())?;
+                    }
+                }
+            }
+            other => return Err(format!("{path}: an array stored as {other:?} is not read")),
+        },
         _ => {}
     }
     Ok(())
@@ -234,6 +262,42 @@ fn field<'a>(state: &'a serde_json::Map<String, Value>, key: &str) -> Result<&'a
     state
         .get(key)
         .ok_or_else(|| format!("the estimator has no {key}"))
+}
+
+/// An object array (`NdArrayNode` of type `json`) of strings or numbers: its elements are `JsonNode`s.
+fn object_array(node: &Value) -> Result<NpyArray, String> {
+    let items = node
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or("an object array without content")?;
+    let values: Vec<Value> = items
+        .iter()
+        .map(|n| {
+            if str_of(n, "__loader__") != "JsonNode" {
+                return Err(format!("an object array holds a {}", class_of(n)));
+            }
+            serde_json::from_str(str_of(n, "content")).map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(v) = values
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+    {
+        Ok(NpyArray::Str(v))
+    } else if let Some(v) = values.iter().map(Value::as_i64).collect::<Option<Vec<_>>>() {
+        Ok(NpyArray::I64(v))
+    } else if let Some(v) = values.iter().map(Value::as_f64).collect::<Option<Vec<_>>>() {
+        Ok(NpyArray::F64(v))
+    } else if let Some(v) = values
+        .iter()
+        .map(Value::as_bool)
+        .collect::<Option<Vec<_>>>()
+    {
+        Ok(NpyArray::Bool(v))
+    } else {
+        Err("an object array of mixed or nested values".into())
+    }
 }
 
 /// The value of a `JsonNode` attribute.

@@ -30,6 +30,7 @@ mod differential;
 pub(crate) mod direct;
 pub mod json;
 pub mod mlflow;
+mod nonfinite;
 pub mod predict;
 pub mod records;
 pub mod schema;

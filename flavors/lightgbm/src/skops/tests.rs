@@ -67,6 +67,18 @@ fn reads_a_classifier() {
 }
 
 #[test]
+fn reads_object_array_labels() {
+    let classes = json!({"_classes": {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "json",
+        "content": [json_node(json!("no")), json_node(json!("yes"))],
+        "shape": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": [json_node(json!(2))]}}});
+    let est = read(&zip_file(&schema("LGBMClassifier", "tree", classes), b"")).unwrap();
+    assert_eq!(
+        est.classes,
+        Some(NpyArray::Str(vec!["no".into(), "yes".into()]))
+    );
+}
+
+#[test]
 fn refuses_nodes_that_would_run_code() {
     let cases = [
         (
@@ -78,8 +90,17 @@ fn refuses_nodes_that_would_run_code() {
             "class subprocess.Popen is not one homeml knows",
         ),
         (
-            json!({"evil": {"__class__": "x", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "json", "content": []}}),
-            "not a .npy file",
+            json!({"evil": {"__class__": "x", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "pickle", "content": []}}),
+            "an array stored as \"pickle\" is not read",
+        ),
+        (
+            json!({"evil": {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "json",
+                            "content": [{"__class__": "eval", "__module__": "builtins", "__loader__": "FunctionNode", "content": {}}]}}),
+            "root.content.evil.0: a \"FunctionNode\"",
+        ),
+        (
+            json!({"evil": {"__class__": "int64", "__module__": "numpy", "__loader__": "ObjectNode", "content": dict(json!({}))}}),
+            "class numpy.int64 is not one homeml knows",
         ),
         (
             json!({"evil": {"__class__": "partial", "__module__": "functools", "__loader__": "ReduceNode", "content": {}}}),

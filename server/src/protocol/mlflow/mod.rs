@@ -103,7 +103,12 @@ pub(crate) fn decode_json_value(
     body: &[u8],
     model: &ModelInfo,
 ) -> Result<(InferInput, ResponsePlan), ApiError> {
+    // Bare NaN/Infinity (Python's json, MLflow's scoring server) are read too, as missing/infinite.
     let value: Value = serde_json::from_slice(body)
+        .or_else(|e| match super::nonfinite::rewrite(body) {
+            Some(fixed) => serde_json::from_slice(&fixed).map_err(|_| e),
+            None => Err(e),
+        })
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(map) = &value else {
         return Err(ApiError::BadRequest(format!(
