@@ -22,6 +22,7 @@ def refused(f, *a):
     try:
         f(*a)
     except MlflowException as e:
+        print(f"{f.__name__}: {e.error_code}: {e}", file=sys.stderr)
         return e.error_code
     raise AssertionError(f"{f.__name__}{a} was allowed")
 

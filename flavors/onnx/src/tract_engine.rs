@@ -61,7 +61,26 @@ impl TractModel {
     }
 
     /// Loads and optimizes an ONNX model from its serialized bytes.
+    ///
+    /// tract can panic on some malformed graphs (found by fuzzing: a mutated tree ensemble panics in
+    /// `model_for_proto_model`); such a panic is caught and reported as an invalid model.
     pub fn from_bytes(bytes: &[u8], ops: OpSet) -> Result<TractModel, FlavorError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            TractModel::build(bytes, ops)
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(FlavorError::InvalidModel(format!(
+                "tract failed on the model (it panicked: {why})"
+            )))
+        })
+    }
+
+    fn build(bytes: &[u8], ops: OpSet) -> Result<TractModel, FlavorError> {
         let onnx = onnx_framework(ops);
         let proto: pb::ModelProto = onnx
             .proto_model_for_read(&mut &bytes[..])

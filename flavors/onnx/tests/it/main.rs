@@ -3,4 +3,5 @@
 mod common;
 
 mod dense_layers;
+mod fuzz_regressions;
 mod onnxruntime_reference;
