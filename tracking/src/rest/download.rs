@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{proxy_path, RestStore};
+use super::handle::{proxy_path, RestStore};
 use crate::api::{LoggedModelStatus, SearchLoggedModels, TrackingStore};
 use crate::artifacts::ArtifactStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};

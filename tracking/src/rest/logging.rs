@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use homeml_flavor::MlModel;
 
-use super::{proxy_path, RestStore};
+use super::handle::{proxy_path, RestStore};
 use crate::api::{
     CreateLoggedModel, CreateModelVersion, CreateRegisteredModel, LoggedModelStatus, ModelOutput,
     TrackingStore,

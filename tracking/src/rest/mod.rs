@@ -13,6 +13,7 @@
 
 mod artifacts;
 mod download;
+mod handle;
 mod http;
 mod logging;
 mod store;
@@ -20,8 +21,7 @@ mod wire;
 
 pub use artifacts::ProxyArtifacts;
 pub use download::{default_cache_dir, DOWNLOAD_MANIFEST};
-
-use crate::error::Result;
+pub use handle::{proxy_path, RestStore};
 
 /// `uri` with any `user:password@` replaced by `***@` (for messages).
 pub fn redact_uri(uri: &str) -> String {
@@ -32,45 +32,6 @@ pub fn redact_uri(uri: &str) -> String {
 pub fn is_remote_uri(uri: &str) -> bool {
     let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
-}
-
-/// An MLflow tracking server as a tracking store. Cheap to clone; blocking.
-#[derive(Debug, Clone)]
-pub struct RestStore {
-    http: http::Http,
-}
-
-impl RestStore {
-    /// A store talking to the server at `uri` (`http(s)://host:port[/prefix]`). Nothing is sent
-    /// until the first call.
-    pub fn open(uri: &str) -> Result<RestStore> {
-        Ok(RestStore {
-            http: http::Http::new(uri)?,
-        })
-    }
-
-    /// The server's address (credentials left out).
-    pub fn uri(&self) -> &str {
-        self.http.base()
-    }
-
-    /// The server's artifact proxy.
-    pub fn artifacts(&self) -> ProxyArtifacts {
-        ProxyArtifacts {
-            http: self.http.clone(),
-        }
-    }
-}
-
-/// The proxy path of an artifact URI the server's proxy serves: `mlflow-artifacts:/x/y` (also
-/// `mlflow-artifacts://host:port/x/y`) gives `x/y`; anything else `None`.
-pub fn proxy_path(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("mlflow-artifacts:")?;
-    let rest = match rest.strip_prefix("//") {
-        Some(r) => r.split_once('/').map(|(_, p)| p).unwrap_or(""),
-        None => rest,
-    };
-    Some(rest.trim_matches('/').to_string())
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::handle::RestStore;
 use super::http::{encode_component, About};
 use super::wire;
-use super::RestStore;
 use crate::api::*;
 use crate::entities::{Experiment, ModelVersion, RegisteredModel, Run, RunInfo, Stage, ViewType};
 use crate::error::Result;
