@@ -222,10 +222,13 @@ fn replace(bytes: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
     text.replacen(from, to, 1).into_bytes()
 }
 
+/// A way to damage a model file's bytes.
+type Damage = Box<dyn FnOnce(Vec<u8>) -> Vec<u8>>;
+
 #[test]
 fn bad_models_are_refused_naming_the_file_and_the_reason() {
     let half = |b: Vec<u8>| b[..b.len() / 2].to_vec();
-    let cases: Vec<(&str, &str, Box<dyn FnOnce(Vec<u8>) -> Vec<u8>>, &str)> = vec![
+    let cases: Vec<(&str, &str, Damage, &str)> = vec![
         ("lgb_iris_booster", "truncated", Box::new(half), "truncated"),
         ("lgb_iris_classifier", "truncated", Box::new(half), "skops"),
         (
