@@ -179,11 +179,11 @@ fn missing_values_are_refused_with_the_row_and_column() {
         let (s, v) = json_post(&addr, &invocations, &body);
         assert_eq!(s, 400, "{name} record without a column: {v}");
 
-        // A bare NaN literal (Python's json reads it, MLflow's scoring server accepts it): not JSON.
+        // A bare NaN literal (Python's json reads it, MLflow's scoring server accepts it): a missing value.
         let literal = format!("{{\"inputs\": [[NaN{}]]}}", ", 1".repeat(width - 1));
         let (s, v) = json_post(&addr, &invocations, &literal);
         assert_eq!(s, 400, "{name} NaN literal: {v}");
-        assert!(message(&v).contains("not valid JSON"), "{name}: {v}");
+        assert!(message(&v).contains("missing value"), "{name}: {v}");
 
         // CSV with an empty field.
         let mut csv = columns.join(",");
