@@ -16,10 +16,7 @@ use crate::entities::{
 use crate::error::{Result, TrackingError};
 use crate::metrics::Metric;
 use crate::rest::{is_remote_uri, RestStore};
-use crate::runs::{
-    TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
-    TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,
-};
+use crate::runs::{system_tags, TAG_RUN_NAME};
 use crate::store::Store;
 use crate::util;
 
@@ -169,23 +166,7 @@ impl Tracking {
             Tracking::Rest(r) => r,
         };
         let user = util::user_name();
-        let mut tags: BTreeMap<String, String> = BTreeMap::new();
-        tags.insert(TAG_USER.into(), user.clone());
-        tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
-        tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
-        if let Some(git) = util::git_info() {
-            tags.insert(TAG_GIT_COMMIT.into(), git.commit);
-            if let Some(branch) = git.branch {
-                tags.insert(TAG_GIT_BRANCH.into(), branch);
-            }
-            if let Some(url) = git.repo_url {
-                tags.insert(TAG_GIT_REPO_URL.into(), url);
-            }
-        }
-        if let Some(parent) = &opts.parent_run_id {
-            tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());
-        }
-        tags.extend(opts.tags.clone());
+        let mut tags = system_tags(&opts, &user);
         let run_name = opts
             .name
             .clone()

@@ -89,6 +89,30 @@ struct RunFolders {
     short_read_is_eof: bool,
 }
 
+/// MLflow's system tags of a new run started by `user` (`mlflow.user`, `mlflow.source.*`, the git
+/// tags inside a work tree, `mlflow.parentRunId` for a nested run), with the caller's tags over them.
+/// `mlflow.runName` is the caller's to set.
+pub(crate) fn system_tags(opts: &RunOptions, user: &str) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    tags.insert(TAG_USER.into(), user.to_string());
+    tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
+    tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
+    if let Some(git) = util::git_info() {
+        tags.insert(TAG_GIT_COMMIT.into(), git.commit);
+        if let Some(branch) = git.branch {
+            tags.insert(TAG_GIT_BRANCH.into(), branch);
+        }
+        if let Some(url) = git.repo_url {
+            tags.insert(TAG_GIT_REPO_URL.into(), url);
+        }
+    }
+    if let Some(parent) = &opts.parent_run_id {
+        tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());
+    }
+    tags.extend(opts.tags.clone());
+    tags
+}
+
 impl Store {
     /// Starts a run in an active experiment, with MLflow's system tags (`mlflow.runName`,
     /// `mlflow.user`, `mlflow.source.name`, `mlflow.source.type`; inside a git work tree
@@ -110,23 +134,7 @@ impl Store {
             .unwrap_or_else(util::run_name);
         let user = util::user_name();
 
-        let mut tags: BTreeMap<String, String> = BTreeMap::new();
-        tags.insert(TAG_USER.into(), user.clone());
-        tags.insert(TAG_SOURCE_NAME.into(), util::source_name());
-        tags.insert(TAG_SOURCE_TYPE.into(), "LOCAL".into());
-        if let Some(git) = util::git_info() {
-            tags.insert(TAG_GIT_COMMIT.into(), git.commit);
-            if let Some(branch) = git.branch {
-                tags.insert(TAG_GIT_BRANCH.into(), branch);
-            }
-            if let Some(url) = git.repo_url {
-                tags.insert(TAG_GIT_REPO_URL.into(), url);
-            }
-        }
-        if let Some(parent) = &opts.parent_run_id {
-            tags.insert(TAG_PARENT_RUN_ID.into(), parent.clone());
-        }
-        tags.extend(opts.tags.clone());
+        let tags = system_tags(&opts, &user);
         self.create_run_folder(experiment_id, &run_name, &user, util::now_ms(), tags)
     }
 
