@@ -68,6 +68,7 @@ pub mod rest;
 mod run_logging;
 mod runs;
 pub mod search;
+pub mod sql;
 mod store;
 mod uri;
 pub mod util;
@@ -88,4 +89,5 @@ pub use runs::{
     TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
     TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,
 };
+pub use sql::SqlStore;
 pub use store::Store;
