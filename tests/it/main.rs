@@ -1,5 +1,6 @@
 //! The root crate's integration tests as one binary (one module per former `tests/*.rs` file): the workspace is linked once, not once per file.
 
+mod backend;
 mod common;
 #[path = "../../flavors/plugin-example/tests/it/support.rs"]
 mod support;
