@@ -16,6 +16,7 @@ mod plugin_tutorial;
 mod quickstart;
 mod serve_alias_reload;
 mod serve_memory;
+mod sql_schema;
 #[cfg(feature = "ort")]
 mod serve_ort;
 mod tracking_hostile;

@@ -168,7 +168,7 @@ CREATE TABLE public.experiments (
     creation_time bigint,
     last_update_time bigint,
     workspace character varying(63) DEFAULT 'default'::character varying NOT NULL,
-    CONSTRAINT experiments_lifecycle_stage CHECK (((lifecycle_stage)::text = ANY ((ARRAY['active'::character varying, 'deleted'::character varying])::text[])))
+    CONSTRAINT experiments_lifecycle_stage CHECK ((lifecycle_stage IN ('active', 'deleted')))
 );
 
 CREATE SEQUENCE public.experiments_experiment_id_seq
@@ -327,7 +327,7 @@ CREATE TABLE public.logged_models (
     model_type character varying(500),
     source_run_id character varying(32),
     status_message character varying(1000),
-    CONSTRAINT logged_models_lifecycle_stage_check CHECK (((lifecycle_stage)::text = ANY ((ARRAY['active'::character varying, 'deleted'::character varying])::text[])))
+    CONSTRAINT logged_models_lifecycle_stage_check CHECK ((lifecycle_stage IN ('active', 'deleted')))
 );
 
 CREATE TABLE public.mcp_access_endpoints (
@@ -527,9 +527,9 @@ CREATE TABLE public.runs (
     artifact_uri character varying(200),
     experiment_id integer,
     deleted_time bigint,
-    CONSTRAINT runs_lifecycle_stage CHECK (((lifecycle_stage)::text = ANY ((ARRAY['active'::character varying, 'deleted'::character varying])::text[]))),
-    CONSTRAINT runs_status_check CHECK (((status)::text = ANY ((ARRAY['SCHEDULED'::character varying, 'FAILED'::character varying, 'FINISHED'::character varying, 'RUNNING'::character varying, 'KILLED'::character varying])::text[]))),
-    CONSTRAINT source_type CHECK (((source_type)::text = ANY ((ARRAY['NOTEBOOK'::character varying, 'JOB'::character varying, 'LOCAL'::character varying, 'UNKNOWN'::character varying, 'PROJECT'::character varying])::text[])))
+    CONSTRAINT runs_lifecycle_stage CHECK ((lifecycle_stage IN ('active', 'deleted'))),
+    CONSTRAINT runs_status_check CHECK ((status IN ('SCHEDULED', 'FAILED', 'FINISHED', 'RUNNING', 'KILLED'))),
+    CONSTRAINT source_type CHECK ((source_type IN ('NOTEBOOK', 'JOB', 'LOCAL', 'UNKNOWN', 'PROJECT')))
 );
 
 CREATE TABLE public.scheduler_leases (

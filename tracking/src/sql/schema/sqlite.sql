@@ -64,9 +64,9 @@ CREATE TABLE inputs (
 	CONSTRAINT inputs_pk PRIMARY KEY (source_type, source_id, destination_type, destination_id)
 );
 
-CREATE INDEX index_inputs_input_uuid ON inputs (input_uuid);
-
 CREATE INDEX index_inputs_destination_type_destination_id_source_type ON inputs (destination_type, destination_id, source_type);
+
+CREATE INDEX index_inputs_input_uuid ON inputs (input_uuid);
 
 CREATE TABLE input_tags (
 	input_uuid VARCHAR(36) NOT NULL, 
@@ -128,9 +128,9 @@ CREATE TABLE "datasets" (
 	CONSTRAINT fk_datasets_experiment_id_experiments FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id) ON DELETE CASCADE
 );
 
-CREATE INDEX index_datasets_dataset_uuid ON datasets (dataset_uuid);
-
 CREATE INDEX index_datasets_experiment_id_dataset_source_type ON datasets (experiment_id, dataset_source_type);
+
+CREATE INDEX index_datasets_dataset_uuid ON datasets (dataset_uuid);
 
 CREATE TABLE logged_models (
 	model_id VARCHAR(36) NOT NULL, 
@@ -423,9 +423,9 @@ CREATE TABLE "evaluation_datasets" (
 	CONSTRAINT evaluation_datasets_pk PRIMARY KEY (dataset_id)
 );
 
-CREATE INDEX index_evaluation_datasets_created_time ON evaluation_datasets (created_time);
-
 CREATE INDEX index_evaluation_datasets_name ON evaluation_datasets (name);
+
+CREATE INDEX index_evaluation_datasets_created_time ON evaluation_datasets (created_time);
 
 CREATE TABLE "webhooks" (
 	webhook_id VARCHAR(256) NOT NULL, 
@@ -441,9 +441,9 @@ CREATE TABLE "webhooks" (
 	CONSTRAINT webhook_pk PRIMARY KEY (webhook_id)
 );
 
-CREATE INDEX idx_webhooks_status ON webhooks (status);
-
 CREATE INDEX idx_webhooks_name ON webhooks (name);
+
+CREATE INDEX idx_webhooks_status ON webhooks (status);
 
 CREATE TABLE "secrets" (
 	secret_id VARCHAR(36) NOT NULL, 
@@ -844,13 +844,13 @@ CREATE TABLE "assessments" (
 	CONSTRAINT fk_assessments_trace_id FOREIGN KEY(trace_id) REFERENCES trace_info (request_id) ON DELETE CASCADE
 );
 
-CREATE INDEX index_assessments_assessment_type ON assessments (assessment_type);
-
-CREATE INDEX index_assessments_run_id_created_timestamp ON assessments (run_id, created_timestamp);
-
 CREATE INDEX index_assessments_trace_id_created_timestamp ON assessments (trace_id, created_timestamp);
 
 CREATE INDEX index_assessments_last_updated_timestamp ON assessments (last_updated_timestamp);
+
+CREATE INDEX index_assessments_assessment_type ON assessments (assessment_type);
+
+CREATE INDEX index_assessments_run_id_created_timestamp ON assessments (run_id, created_timestamp);
 
 CREATE TABLE sql_trace_metric_daily_rollups (
 	id INTEGER NOT NULL, 
@@ -928,9 +928,9 @@ CREATE TABLE "spans" (
 
 CREATE INDEX index_spans_experiment_id_duration ON spans (experiment_id, duration_ns);
 
-CREATE INDEX index_spans_experiment_id_start_time ON spans (experiment_id, start_time_unix_nano);
-
 CREATE INDEX index_spans_experiment_id_status_type ON spans (experiment_id, status, type);
+
+CREATE INDEX index_spans_experiment_id_start_time ON spans (experiment_id, start_time_unix_nano);
 
 CREATE INDEX index_spans_experiment_id_type_status ON spans (experiment_id, type, status);
 
