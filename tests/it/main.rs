@@ -16,9 +16,9 @@ mod plugin_tutorial;
 mod quickstart;
 mod serve_alias_reload;
 mod serve_memory;
-mod sql_schema;
 #[cfg(feature = "ort")]
 mod serve_ort;
+mod sql_schema;
 mod tracking_hostile;
 mod tracking_remote;
 mod tracking_server;
@@ -27,6 +27,7 @@ mod tracking_server_concurrency;
 mod tracking_server_diff;
 mod tracking_server_interop;
 mod tracking_server_security;
+mod tracking_sql_interop;
 mod tracking_ui;
 mod trees;
 mod ui;
