@@ -300,3 +300,6 @@ mod tests {
         assert!(pg_config("postgresql://u:p@127.0.0.1:5432/db").is_ok());
     }
 }
+
+#[cfg(test)]
+mod store_tests;
