@@ -178,11 +178,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The store behind the API, and the same store as a file store when it is one.
+type OpenedStore = (Arc<dyn TrackingStore>, Option<Arc<homeml_tracking::Store>>);
+
 /// The tracking store of `--backend-store-uri`: a SQL database (`sqlite:///`, `postgresql://`) or
 /// the file store; the file store also as itself, for homeml's own pages.
-fn open_store(
-    args: &ServerArgs,
-) -> anyhow::Result<(Arc<dyn TrackingStore>, Option<Arc<homeml_tracking::Store>>)> {
+fn open_store(args: &ServerArgs) -> anyhow::Result<OpenedStore> {
     let uri = &args.backend_store_uri;
     let shown = homeml_tracking::util::strip_url_credentials(uri);
     if homeml_tracking::sql::is_sql_uri(uri) {

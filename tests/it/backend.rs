@@ -61,11 +61,6 @@ impl Backend {
             _ => Box::new(SqlStore::open(&self.uri).unwrap()),
         }
     }
-
-    /// The cluster, for PostgreSQL.
-    pub fn pg(&self) -> Option<&PgCluster> {
-        self._pg.as_ref()
-    }
 }
 
 /// A PostgreSQL cluster of Debian's server binaries in a temp dir, on a free loopback port.
@@ -163,16 +158,6 @@ impl PgCluster {
                 .arg(format!("CREATE DATABASE {name}")),
         );
         format!("postgresql://homeml@127.0.0.1:{}/{name}", self.port)
-    }
-
-    /// `pg_ctl stop` then `start` again (the same data, the same port).
-    pub fn restart(&self) {
-        crate::common::run_ok(
-            pg_cmd(&self.bin.join("pg_ctl"))
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "fast", "-w", "restart"]),
-        );
     }
 }
 

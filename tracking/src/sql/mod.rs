@@ -34,8 +34,8 @@ pub use schema::ALEMBIC_HEAD;
 pub(crate) enum SqlErr {
     /// From the database.
     Db(DbError),
-    /// From the store's own checks.
-    Store(TrackingError),
+    /// From the store's own checks (boxed: the error type is large).
+    Store(Box<TrackingError>),
 }
 
 impl From<DbError> for SqlErr {
@@ -46,7 +46,7 @@ impl From<DbError> for SqlErr {
 
 impl From<TrackingError> for SqlErr {
     fn from(e: TrackingError) -> SqlErr {
-        SqlErr::Store(e)
+        SqlErr::Store(Box::new(e))
     }
 }
 
@@ -54,7 +54,7 @@ impl From<SqlErr> for TrackingError {
     fn from(e: SqlErr) -> TrackingError {
         match e {
             SqlErr::Db(d) => d.into(),
-            SqlErr::Store(t) => t,
+            SqlErr::Store(t) => *t,
         }
     }
 }
@@ -63,7 +63,7 @@ impl From<SqlErr> for TrackingError {
 pub(crate) type R<T> = std::result::Result<T, SqlErr>;
 
 /// How many times a write transaction that lost a race is run again.
-const WRITE_ATTEMPTS: usize = 5;
+const WRITE_ATTEMPTS: usize = 8;
 
 /// A tracking store in a SQL database with MLflow's schema.
 pub struct SqlStore {
@@ -254,7 +254,11 @@ impl SqlStore {
                             || (e.kind == DbErrorKind::Busy
                                 && self.engine == Engine::Postgres)) =>
                 {
-                    std::thread::sleep(std::time::Duration::from_millis(10 * attempt as u64));
+                    // A little jitter so two losers do not collide again in step.
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 16);
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        10 * attempt as u64 + jitter,
+                    ));
                     continue;
                 }
                 other => return other.map_err(TrackingError::from),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::db::{first, marks, Conn, Row, Val};
+use super::db::{first, marks, Conn, Engine, Row, Val};
 use super::search::{self, KeyTable, Target};
 use super::{SqlStore, R};
 use crate::api::{validate, CreateModelVersion, CreateRegisteredModel, Page, SearchRegistry};
@@ -449,6 +449,14 @@ impl SqlStore {
             validate::tag(k, v)?;
         }
         self.write(|c| {
+            if c.engine() == Engine::Postgres {
+                // Writers of one model take turns here, so max(version) + 1 is free (SQLite's
+                // BEGIN IMMEDIATE already serializes every writer).
+                c.query(
+                    "SELECT name FROM registered_models WHERE name = ? FOR UPDATE",
+                    &[req.name.as_str().into()],
+                )?;
+            }
             get_rm(c, &req.name)?;
             let mut run_id = req.run_id.clone().filter(|r| !r.is_empty());
             let model_id = req.model_id.clone().filter(|m| !m.is_empty()).or_else(|| model_id_of(&req.source));

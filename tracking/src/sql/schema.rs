@@ -74,14 +74,15 @@ pub(crate) fn ensure(c: &mut Conn, uri: &str, artifact_root: &str) -> Result<(),
             } else {
                 found.join(", ")
             };
-            return Err(SqlErr::Store(mismatch(&shown, uri)));
+            return Err(mismatch(&shown, uri).into());
         }
     } else {
         if table_count(c)? > 0 {
-            return Err(SqlErr::Store(TrackingError::SchemaMismatch(format!(
+            return Err(TrackingError::SchemaMismatch(format!(
                 "the database {uri} has tables but no alembic_version table: it is not an MLflow \
                  tracking database, and homeml creates its schema only in an empty one"
-            ))));
+            ))
+            .into());
         }
         let script = match c.engine() {
             Engine::Sqlite => SQLITE_SCHEMA,
