@@ -27,6 +27,7 @@ mod tracking_server_concurrency;
 mod tracking_server_diff;
 mod tracking_server_interop;
 mod tracking_server_security;
+mod tracking_sql_cli;
 mod tracking_sql_concurrency;
 mod tracking_sql_interop;
 mod tracking_ui;

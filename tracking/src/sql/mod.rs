@@ -14,6 +14,7 @@ mod logged_models;
 mod pg;
 mod pool;
 mod registry;
+mod resolve;
 mod runs;
 pub mod schema;
 mod search;
