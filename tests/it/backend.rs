@@ -54,6 +54,11 @@ impl Backend {
         }
     }
 
+    /// The cluster, for PostgreSQL.
+    pub fn pg(&self) -> Option<&PgCluster> {
+        self._pg.as_ref()
+    }
+
     /// The store the server writes, opened by homeml's own code.
     pub fn open(&self) -> Box<dyn TrackingStore> {
         match self.kind {
@@ -69,6 +74,8 @@ pub struct PgCluster {
     data: PathBuf,
     /// The port.
     pub port: u16,
+    /// The server options (`pg_ctl start -o`).
+    opts: String,
 }
 
 fn pg_bin() -> PathBuf {
@@ -133,20 +140,23 @@ impl PgCluster {
             "--no-sync",
         ]));
         let port = free_port();
+        let opts = format!("-k {} -h 127.0.0.1 -p {port} -c fsync=off", dir.display());
         crate::common::run_ok(
             pg_cmd(&bin.join("pg_ctl"))
                 .arg("-D")
                 .arg(&data)
                 .arg("-o")
-                .arg(format!(
-                    "-k {} -h 127.0.0.1 -p {port} -c fsync=off",
-                    dir.display()
-                ))
+                .arg(&opts)
                 .arg("-l")
                 .arg(dir.join("server.log"))
                 .args(["-w", "start"]),
         );
-        PgCluster { bin, data, port }
+        PgCluster {
+            bin,
+            data,
+            port,
+            opts,
+        }
     }
 
     /// Creates database `name` and returns its URI.
@@ -158,6 +168,30 @@ impl PgCluster {
                 .arg(format!("CREATE DATABASE {name}")),
         );
         format!("postgresql://homeml@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// `pg_ctl stop` (fast: open connections are closed).
+    pub fn stop(&self) {
+        crate::common::run_ok(
+            pg_cmd(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "fast", "-w", "stop"]),
+        );
+    }
+
+    /// `pg_ctl start` again with the options of the first start (the same port).
+    pub fn start_again(&self) {
+        crate::common::run_ok(
+            pg_cmd(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-o")
+                .arg(&self.opts)
+                .arg("-l")
+                .arg(self.data.with_file_name("server.log"))
+                .args(["-w", "start"]),
+        );
     }
 }
 

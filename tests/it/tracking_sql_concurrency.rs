@@ -123,3 +123,58 @@ fn sixteen_clients_through_two_servers_on_one_postgresql_lose_nothing() {
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=40).collect::<Vec<u64>>());
 }
+
+/// `(status, body)` of a POST to the API.
+fn try_post(addr: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let (s, b) = crate::common::post(addr, &format!("/api/2.0/mlflow/{path}"), &body.to_string());
+    (
+        s,
+        serde_json::from_str(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn postgresql_down_is_a_503_with_a_clear_message_then_the_server_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backend = Backend::new(Kind::Postgres, tmp.path());
+    let srv = server(&backend, tmp.path(), "server.log");
+    let a = srv.addr.clone();
+    let exp = post(
+        &a,
+        "experiments/create",
+        serde_json::json!({"name": "faults"}),
+    );
+    let exp = exp["experiment_id"].as_str().unwrap().to_string();
+    let run = new_run(&a, &exp);
+    let batch = |i: i64| {
+        serde_json::json!({
+            "run_id": run,
+            "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": i}],
+            "params": [{"key": format!("p{i}"), "value": "v"}],
+        })
+    };
+    let pg = backend.pg().unwrap();
+    pg.stop();
+    let (status, body) = try_post(&a, "runs/log-batch", batch(1));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error_code"], "TEMPORARILY_UNAVAILABLE", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("temporarily unavailable"),
+        "{body}"
+    );
+    pg.start_again();
+    // The pool drops the dead connections and connects again.
+    let (status, body) = try_post(&a, "runs/log-batch", batch(2));
+    assert_eq!(status, 200, "{body}");
+    let s = backend.open();
+    let r = s.get_run(&run).unwrap();
+    assert!(
+        !r.data.params.contains_key("p1"),
+        "the refused batch left nothing"
+    );
+    assert_eq!(r.data.params.get("p2").map(String::as_str), Some("v"));
+    assert_eq!(steps(&*s, &run, "m"), vec![2]);
+}

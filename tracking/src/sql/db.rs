@@ -120,7 +120,7 @@ impl From<DbError> for TrackingError {
     fn from(e: DbError) -> TrackingError {
         match e.kind {
             DbErrorKind::Busy => TrackingError::Unavailable {
-                reason: format!("the database is busy, retry: {}", e.message),
+                reason: format!("the database is busy or unreachable, retry: {}", e.message),
             },
             _ => TrackingError::Database { message: e.message },
         }

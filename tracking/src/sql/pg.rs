@@ -25,9 +25,10 @@ pub(crate) fn db_error(e: postgres::Error) -> DbError {
     } else {
         DbErrorKind::Other
     };
-    let message = match e.as_db_error() {
-        Some(d) => format!("{}: {}", d.code().code(), d.message()),
-        None => e.to_string(),
+    let message = match (e.as_db_error(), e.source()) {
+        (Some(d), _) => format!("{}: {}", d.code().code(), d.message()),
+        (None, Some(src)) => format!("{e}: {src}"),
+        (None, None) => e.to_string(),
     };
     DbError { kind, message }
 }
