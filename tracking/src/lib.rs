@@ -7,6 +7,8 @@
 //! what they write. For `http(s)://` tracking URIs, [`rest::RestStore`] is the same
 //! [`TrackingStore`] over an MLflow tracking server (`homeml server` or `mlflow server`), and
 //! [`Tracking`] opens either from one URI for programs that log (training code, the CLI).
+//! [`SqlStore`] is the same trait on a SQLite or PostgreSQL database with MLflow's own schema
+//! (`sqlite:///path.db`, `postgresql://user:pass@host:port/db`), shared with real `mlflow server`.
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;
