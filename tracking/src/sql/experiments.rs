@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::db::{first, marks, Conn, Row, Val};
+use super::common::{first, join_uri, marks, Row, Val, R};
+use super::db::Conn;
+use super::handle::SqlStore;
 use super::search::{self, KeyTable, Target};
-use super::{join_uri, SqlStore, R};
 use crate::api::{validate, CreateExperiment, Page, SearchExperiments};
 use crate::entities::{Experiment, LifecycleStage, ViewType};
 use crate::error::{Result, TrackingError};
@@ -214,14 +215,14 @@ impl SqlStore {
         req: &SearchExperiments,
     ) -> Result<Page<Experiment>> {
         if req.max_results == 0 || req.max_results > MAX_PER_PAGE {
-            return Err(super::runs::bad_max_results(req.max_results, MAX_PER_PAGE));
+            return Err(search::bad_max_results(req.max_results, MAX_PER_PAGE));
         }
         let filter = parse_filter(
             req.filter.as_deref().unwrap_or(""),
             crate::search::Dialect::Experiments,
         )
         .map_err(search::search_error)?;
-        let orders = super::runs::parse_orders(&req.order_by, crate::search::Dialect::Experiments)?;
+        let orders = search::parse_orders(&req.order_by, crate::search::Dialect::Experiments)?;
         let offset = search::offset(req.page_token.as_deref())?;
         let mut params = Vec::new();
         let mut conds = vec![view_sql(req.view, "e.lifecycle_stage")];

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::db::{marks, Conn, Row, Val};
+use super::common::{join_uri, marks, Row, Val, R};
+use super::db::Conn;
 use super::experiments::{get_active as get_active_experiment, id_val};
+use super::handle::SqlStore;
 use super::search::{self, KeyTable, Target};
-use super::{join_uri, SqlStore, R};
 use crate::api::{
     validate, CreateLoggedModel, LoggedModelInfo, LoggedModelStatus, Page, SearchLoggedModels,
 };
@@ -171,7 +172,10 @@ impl SqlStore {
         self.write(|c| {
             let exp = get_active_experiment(c, &req.experiment_id)?;
             if let Some(run) = req.source_run_id.as_deref().filter(|r| !r.is_empty()) {
-                super::runs::get_info(c, run)?;
+                let found = c.query("SELECT 1 FROM runs WHERE run_uuid = ?", &[run.into()])?;
+                if found.is_empty() {
+                    return Err(TrackingError::not_found("run", run).into());
+                }
             }
             let location = join_uri(
                 &join_uri(&join_uri(&exp.artifact_location, "models"), &model_id),
@@ -316,7 +320,7 @@ impl SqlStore {
             req.max_results
         };
         if max > MAX_PER_PAGE {
-            return Err(super::runs::bad_max_results(max, MAX_PER_PAGE));
+            return Err(search::bad_max_results(max, MAX_PER_PAGE));
         }
         let filter = parse_filter(req.filter.as_deref().unwrap_or(""), Dialect::LoggedModels)
             .map_err(search::search_error)?;

@@ -6,7 +6,7 @@ use std::error::Error as _;
 
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
-use super::db::{DbError, DbErrorKind, Row, Val};
+use super::common::{DbError, DbErrorKind, Row, Val};
 
 /// Maps a postgres error to its kind (SQLSTATE 23505 unique violation, 40001/40P01 conflicts,
 /// 08xxx/57P0x connection and shutdown states).

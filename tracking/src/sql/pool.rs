@@ -5,7 +5,8 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::db::{Conn, DbError, DbErrorKind};
+use super::common::{DbError, DbErrorKind};
+use super::db::Conn;
 
 type Connect = Box<dyn Fn() -> Result<Conn, DbError> + Send + Sync>;
 

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::db::{first, marks, Conn, Engine, Row, Val};
+use super::common::{first, marks, Engine, Row, Val, R};
+use super::db::Conn;
+use super::handle::SqlStore;
 use super::search::{self, KeyTable, Target};
-use super::{SqlStore, R};
 use crate::api::{validate, CreateModelVersion, CreateRegisteredModel, Page, SearchRegistry};
 use crate::entities::{ModelVersion, RegisteredModel, Stage};
 use crate::error::{Result, TrackingError};
@@ -282,14 +283,14 @@ impl SqlStore {
             req.max_results
         };
         if max > MAX_MODELS_PER_PAGE {
-            return Err(super::runs::bad_max_results(max, MAX_MODELS_PER_PAGE));
+            return Err(search::bad_max_results(max, MAX_MODELS_PER_PAGE));
         }
         let filter = parse_filter(
             req.filter.as_deref().unwrap_or(""),
             Dialect::RegisteredModels,
         )
         .map_err(search::search_error)?;
-        let orders = super::runs::parse_orders(&req.order_by, Dialect::RegisteredModels)?;
+        let orders = search::parse_orders(&req.order_by, Dialect::RegisteredModels)?;
         let offset = search::offset(req.page_token.as_deref())?;
         let mut params = Vec::new();
         let mut conds = vec!["1 = 1".to_string()];
@@ -515,11 +516,11 @@ impl SqlStore {
             req.max_results
         };
         if max > MAX_VERSIONS_PER_PAGE {
-            return Err(super::runs::bad_max_results(max, MAX_VERSIONS_PER_PAGE));
+            return Err(search::bad_max_results(max, MAX_VERSIONS_PER_PAGE));
         }
         let filter = parse_filter(req.filter.as_deref().unwrap_or(""), Dialect::ModelVersions)
             .map_err(search::search_error)?;
-        let orders = super::runs::parse_orders(&req.order_by, Dialect::ModelVersions)?;
+        let orders = search::parse_orders(&req.order_by, Dialect::ModelVersions)?;
         let offset = search::offset(req.page_token.as_deref())?;
         let mut params = Vec::new();
         let mut conds = vec![format!("mv.current_stage != '{DELETED}'")];

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use homeml_flavor::mlmodel::MLMODEL_FILE;
 
-use super::SqlStore;
+use super::handle::SqlStore;
 use crate::api::TrackingStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::db::{marks, Conn, Row, Val};
+use super::common::{join_uri, marks, Row, Val, R};
+use super::db::Conn;
 use super::experiments::{get_active as get_active_experiment, id_val, view_sql};
+use super::handle::SqlStore;
 use super::search::{self, KeyTable, Target};
-use super::{join_uri, SqlStore, R};
 use crate::api::{
     validate, CreateRun, Dataset, DatasetInput, LogBatch, LoggedMetric, ModelOutput, Page,
     RunInputs, SearchRuns, UpdateRun,
@@ -14,7 +15,7 @@ use crate::api::{
 use crate::entities::{LifecycleStage, MetricValue, Run, RunData, RunInfo, RunStatus};
 use crate::error::{Result, TrackingError};
 use crate::runs::{TAG_RUN_NAME, TAG_USER};
-use crate::search::{parse_filter, parse_order_by, Dialect, KeyType, OrderBy};
+use crate::search::{parse_filter, Dialect, KeyType};
 use crate::util;
 
 /// Most runs one search page holds (MLflow's SEARCH_MAX_RESULTS_THRESHOLD).
@@ -40,23 +41,6 @@ pub(crate) fn unsanitize(v: Option<f64>, is_nan: Option<i64>) -> f64 {
     } else {
         v.unwrap_or(0.0)
     }
-}
-
-pub(crate) fn bad_max_results(max: usize, limit: usize) -> TrackingError {
-    TrackingError::InvalidValue {
-        what: "max_results",
-        reason: format!(
-            "Invalid value {max} for parameter 'max_results' supplied. It must be a positive integer at most {limit}"
-        ),
-    }
-}
-
-pub(crate) fn parse_orders(order_by: &[String], dialect: Dialect) -> Result<Vec<OrderBy>> {
-    order_by
-        .iter()
-        .filter(|o| !o.trim().is_empty())
-        .map(|o| parse_order_by(o, dialect).map_err(search::search_error))
-        .collect()
 }
 
 fn info_from_row(r: &Row) -> RunInfo {
@@ -331,11 +315,11 @@ impl SqlStore {
 
     pub(crate) fn sql_search_runs(&self, req: &SearchRuns) -> Result<Page<Run>> {
         if req.max_results == 0 || req.max_results > MAX_RUNS_PER_PAGE {
-            return Err(bad_max_results(req.max_results, MAX_RUNS_PER_PAGE));
+            return Err(search::bad_max_results(req.max_results, MAX_RUNS_PER_PAGE));
         }
         let filter = parse_filter(req.filter.as_deref().unwrap_or(""), Dialect::Runs)
             .map_err(search::search_error)?;
-        let orders = parse_orders(&req.order_by, Dialect::Runs)?;
+        let orders = search::parse_orders(&req.order_by, Dialect::Runs)?;
         let offset = search::offset(req.page_token.as_deref())?;
         let exp_ids: Vec<Val> = req
             .experiment_ids

@@ -3,8 +3,8 @@
 //! checked against the Alembic head otherwise. homeml never migrates: a database at another
 //! revision is refused with the `mlflow db upgrade` command that brings it to the head.
 
-use super::db::{first, Conn, Engine, Val};
-use super::SqlErr;
+use super::common::{first, join_uri, Engine, SqlErr, Val};
+use super::db::Conn;
 use crate::error::TrackingError;
 use crate::util;
 
@@ -106,7 +106,7 @@ pub(crate) fn ensure(c: &mut Conn, uri: &str, artifact_root: &str) -> Result<(),
         c.exec(
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
             &[
-                super::join_uri(artifact_root, "0").into(),
+                join_uri(artifact_root, "0").into(),
                 now.into(),
                 now.into(),
             ],

@@ -3,10 +3,12 @@
 //! (and scalar subqueries when ordering, missing values last in both directions), pages are
 //! `LIMIT`/`OFFSET` with MLflow's offset tokens.
 
-use super::db::Val;
+use super::common::{marks, Val};
 use crate::api::Page;
 use crate::error::{Result, TrackingError};
-use crate::search::{page, Comparison, Filter, KeyType, Literal, Op, OrderBy, SearchError};
+use crate::search::{
+    page, parse_order_by, Comparison, Dialect, Filter, KeyType, Literal, Op, OrderBy, SearchError,
+};
 
 /// A key table of a searched object: `SELECT 1 FROM <table> k WHERE <link> AND k.<key> = ?`.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +80,7 @@ fn compare(col: &str, op: Op, value: &Literal, params: &mut Vec<Val>) -> String 
             format!(
                 "{col} {} ({})",
                 if op == Op::In { "IN" } else { "NOT IN" },
-                super::db::marks(items.len())
+                marks(items.len())
             )
         }
         Op::Like => {
@@ -220,4 +222,21 @@ pub(crate) fn page_of<T>(mut items: Vec<T>, max: usize, offset: usize) -> Page<T
         items,
         next_page_token: more.then(|| page::encode(offset + max)),
     }
+}
+
+pub(crate) fn bad_max_results(max: usize, limit: usize) -> TrackingError {
+    TrackingError::InvalidValue {
+        what: "max_results",
+        reason: format!(
+            "Invalid value {max} for parameter 'max_results' supplied. It must be a positive integer at most {limit}"
+        ),
+    }
+}
+
+pub(crate) fn parse_orders(order_by: &[String], dialect: Dialect) -> Result<Vec<OrderBy>> {
+    order_by
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| parse_order_by(o, dialect).map_err(search_error))
+        .collect()
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 
-use super::db::{DbError, DbErrorKind, Row, Val};
+use super::common::{DbError, DbErrorKind, Row, Val};
 
 /// Opens a connection with the settings every store connection gets: a busy timeout so several
 /// processes take turns, foreign keys as SQLAlchemy leaves them (off), case-sensitive `LIKE` as

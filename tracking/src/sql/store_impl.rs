@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::SqlStore;
+use super::handle::SqlStore;
 use crate::api::*;
 use crate::entities::{
     Experiment, LifecycleStage, ModelVersion, RegisteredModel, Run, RunInfo, Stage,
