@@ -131,7 +131,7 @@ impl Resolver {
         }
         if homeml_tracking::sql::is_sql_uri(&store_uri) {
             let shown = homeml_tracking::util::strip_url_credentials(&store_uri);
-            let store = homeml_tracking::SqlStore::open(&store_uri)
+            let store = homeml_tracking::SqlStore::open_existing(&store_uri)
                 .map_err(|e| err(format!("tracking database {shown}: {e}")))?;
             let found = store
                 .resolve_model_uri(uri)

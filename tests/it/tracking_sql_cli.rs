@@ -106,4 +106,20 @@ fn cli_and_serve_read_a_sqlite_tracking_database() {
     cmd.env("MLFLOW_ARTIFACTS_DESTINATION", art_s);
     let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
     assert_predicts_iris(&serve.addr, "iris-classifier");
+
+    // A database file that does not exist is an error, not a new empty database.
+    let missing = format!("sqlite:///{}", tmp.path().join("nope.db").display());
+    let out = homeml(&[
+        "serve",
+        "-m",
+        "models:/iris-classifier@champion",
+        "--tracking-uri",
+        &missing,
+        "-p",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(!tmp.path().join("nope.db").exists());
 }

@@ -77,6 +77,21 @@ impl SqlStore {
         SqlStore::open_with_artifact_root(uri, None)
     }
 
+    /// [`SqlStore::open`] for readers that must not conjure an empty database (`homeml serve`): a
+    /// `sqlite:` file that does not exist is an error.
+    pub fn open_existing(uri: &str) -> Result<SqlStore> {
+        if uri.starts_with("sqlite:") {
+            let path = sqlite_path(uri)?;
+            if !std::path::Path::new(&path).is_file() {
+                return Err(TrackingError::BadUri {
+                    uri: uri.to_string(),
+                    reason: format!("the database file {path} does not exist"),
+                });
+            }
+        }
+        SqlStore::open(uri)
+    }
+
     /// [`SqlStore::open`] with the artifact root of new experiments (`homeml server` passes
     /// `--default-artifact-root`, `mlflow-artifacts:/` by default).
     pub fn open_with_artifact_root(uri: &str, artifact_root: Option<&str>) -> Result<SqlStore> {
