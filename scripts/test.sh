@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian tools the tests drive: promtool (prometheus) checks /metrics, chromium renders the UI.
+# Debian tools the tests drive: promtool (prometheus) checks /metrics, chromium renders the UI,
+# postgresql is the SQL store's server (the tests start their own cluster with initdb and pg_ctl).
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages: ${need[*]} (sudo apt-get install ${need[*]})" >&2
     exit 1

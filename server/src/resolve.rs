@@ -129,6 +129,19 @@ impl Resolver {
             resolved.version = found.version.map(|v| v.to_string());
             return Ok(resolved);
         }
+        if homeml_tracking::sql::is_sql_uri(&store_uri) {
+            let shown = homeml_tracking::util::strip_url_credentials(&store_uri);
+            let store = homeml_tracking::SqlStore::open_existing(&store_uri)
+                .map_err(|e| err(format!("tracking database {shown}: {e}")))?;
+            let found = store
+                .resolve_model_uri(uri)
+                .map_err(|e| err(e.to_string()))?;
+            let mut resolved = resolve_dir(&found.path)?;
+            resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);
+            resolved.registered_name = found.registered_name;
+            resolved.version = found.version.map(|v| v.to_string());
+            return Ok(resolved);
+        }
         // Opening a store creates it: refuse to conjure an empty one for a server.
         if let Some(root) = homeml_tracking::util::uri_to_path(&store_uri) {
             if !root.is_dir() {

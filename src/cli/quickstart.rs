@@ -131,9 +131,9 @@ async fn serve(
     let mut config = ServerConfig {
         host: args.host.clone(),
         port: args.port,
-        // A server's URI as given (credentials in it included); a file store's absolute root.
+        // A server's or database's URI as given (credentials in it included); a file store's absolute root.
         tracking_uri: Some(match store {
-            Tracking::Rest(_) => args.tracking_uri.clone(),
+            Tracking::Rest(_) | Tracking::Sql(_) => args.tracking_uri.clone(),
             Tracking::File(_) => store.uri(),
         }),
         ..ServerConfig::default()

@@ -34,9 +34,11 @@ pub struct ServeArgs {
     /// Load every flavor plugin (`.so`) in this folder; a library that is refused is logged and skipped.
     #[arg(long, env = "HOMEML_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
-    /// The tracking store resolving `models:/` and `runs:/` URIs: a path, file://, or a tracking
-    /// server's http(s):// URL (models are downloaded through its artifact proxy into
-    /// --model-cache-dir; an alias is followed by polling every --reload-interval-s).
+    /// The tracking store resolving `models:/` and `runs:/` URIs: a path, file://, a database
+    /// (sqlite:///path.db, postgresql://...; proxied model files are read from
+    /// MLFLOW_ARTIFACTS_DESTINATION), or a tracking server's http(s):// URL (models are downloaded
+    /// through its artifact proxy into --model-cache-dir; an alias is followed by polling every
+    /// --reload-interval-s).
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     pub tracking_uri: Option<String>,
     /// Where models fetched from a tracking server are cached [default: ~/.cache/homeml/models].

@@ -1,17 +1,19 @@
 //! `homeml server`: the MLflow tracking server (REST API, artifact proxy, MLflow's web UI or homeml's
-//! own pages) on a file store.
+//! own pages) on a file store or a SQL database.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use homeml_tracking::artifacts::{ArtifactStore, LocalArtifactStore};
+use homeml_tracking::TrackingStore;
 use homeml_tracking_server::ui::{self, UiSource};
 
 /// Arguments of `homeml server` (MLflow's flag names and defaults).
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
 pub struct ServerArgs {
-    /// The tracking store: a path or file:// URI.
+    /// The tracking store: a path or file:// URI (a file store), or a database with MLflow's schema:
+    /// sqlite:///path.db, postgresql://user:pass@host:port/db.
     #[arg(long, env = "MLFLOW_BACKEND_STORE_URI", default_value = "./mlruns")]
     backend_store_uri: String,
     /// Where proxied artifacts (`mlflow-artifacts:/`) are kept: a path or file:// URI.
@@ -94,13 +96,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             if args.read_only { "" } else { ", --read-only" },
         );
     }
-    let store = homeml_tracking::Store::open_with_artifact_root(
-        &args.backend_store_uri,
-        Some(&args.default_artifact_root),
-    )
-    .with_context(|| format!("opening the tracking store {}", args.backend_store_uri))?;
+    let (store, file_store) = open_store(&args)?;
     let mut artifacts_root = None;
-    let store = Arc::new(store);
     let ui = if args.no_ui {
         UiSource::Off
     } else {
@@ -111,10 +108,19 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             }
             None => {
                 eprintln!("{}", ui::HOW_TO_GET_MLFLOW_UI);
-                let pages_store = store.clone();
-                let pages: ui::Pages =
-                    Arc::new(move |path: &str| Some(crate::ui::render(&pages_store, path)));
-                UiSource::Pages(pages)
+                match file_store.clone() {
+                    Some(pages_store) => {
+                        let pages: ui::Pages =
+                            Arc::new(move |path: &str| Some(crate::ui::render(&pages_store, path)));
+                        UiSource::Pages(pages)
+                    }
+                    None => {
+                        eprintln!(
+                            "(homeml's own pages read a file store: no web UI on a SQL store)"
+                        );
+                        UiSource::Off
+                    }
+                }
             }
         }
     };
@@ -130,7 +136,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut local_roots = vec![store.root().to_path_buf()];
+    let mut local_roots: Vec<std::path::PathBuf> =
+        file_store.iter().map(|s| s.root().to_path_buf()).collect();
     if let Some(a) = &artifacts_root {
         local_roots.push(a.clone());
     }
@@ -169,6 +176,29 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         handle.wait().await;
         anyhow::Ok(())
     })
+}
+
+/// The store behind the API, and the same store as a file store when it is one.
+type OpenedStore = (Arc<dyn TrackingStore>, Option<Arc<homeml_tracking::Store>>);
+
+/// The tracking store of `--backend-store-uri`: a SQL database (`sqlite:///`, `postgresql://`) or
+/// the file store; the file store also as itself, for homeml's own pages.
+fn open_store(args: &ServerArgs) -> anyhow::Result<OpenedStore> {
+    let uri = &args.backend_store_uri;
+    let shown = homeml_tracking::util::strip_url_credentials(uri);
+    if homeml_tracking::sql::is_sql_uri(uri) {
+        let store = homeml_tracking::SqlStore::open_with_artifact_root(
+            uri,
+            Some(&args.default_artifact_root),
+        )
+        .with_context(|| format!("opening the tracking database {shown}"))?;
+        return Ok((Arc::new(store), None));
+    }
+    let store =
+        homeml_tracking::Store::open_with_artifact_root(uri, Some(&args.default_artifact_root))
+            .with_context(|| format!("opening the tracking store {shown}"))?;
+    let store = Arc::new(store);
+    Ok((store.clone(), Some(store)))
 }
 
 /// Whether a `--host` value only listens on this machine.

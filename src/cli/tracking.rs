@@ -11,7 +11,8 @@ use super::text::printable;
 /// Where the store is and how to print.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// The tracking store: a path, a file:// URI, or a tracking server's http(s):// URL (as MLflow's
+    /// The tracking store: a path, a file:// URI, a database (sqlite:///path.db, postgresql://...), or
+    /// a tracking server's http(s):// URL (as MLflow's
     /// MLFLOW_TRACKING_URI; MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN authenticate).
     #[arg(
         long,

@@ -1,5 +1,6 @@
 //! The root crate's integration tests as one binary (one module per former `tests/*.rs` file): the workspace is linked once, not once per file.
 
+mod backend;
 mod common;
 #[path = "../../flavors/plugin-example/tests/it/support.rs"]
 mod support;
@@ -17,6 +18,7 @@ mod serve_alias_reload;
 mod serve_memory;
 #[cfg(feature = "ort")]
 mod serve_ort;
+mod sql_schema;
 mod tracking_hostile;
 mod tracking_remote;
 mod tracking_server;
@@ -25,6 +27,9 @@ mod tracking_server_concurrency;
 mod tracking_server_diff;
 mod tracking_server_interop;
 mod tracking_server_security;
+mod tracking_sql_cli;
+mod tracking_sql_concurrency;
+mod tracking_sql_interop;
 mod tracking_ui;
 mod trees;
 mod ui;

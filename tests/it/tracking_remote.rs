@@ -38,7 +38,7 @@ fn start_server(tmp: &Path) -> Proc {
 }
 
 /// `homeml <args>` without MLflow's environment leaking in from the caller.
-fn homeml(args: &[&str]) -> Command {
+pub(crate) fn homeml(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
     cmd.args(args)
         .env_remove("MLFLOW_TRACKING_URI")
@@ -49,7 +49,7 @@ fn homeml(args: &[&str]) -> Command {
     cmd
 }
 
-fn json_of(out: &str) -> Value {
+pub(crate) fn json_of(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
@@ -75,7 +75,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 /// Two iris rows (a setosa, a virginica) and the labels an iris classifier gives them.
 const ROWS: &str = r#"{"dataframe_split": {"columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"], "data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}"#;
 
-fn assert_predicts_iris(addr: &str, model: &str) {
+pub(crate) fn assert_predicts_iris(addr: &str, model: &str) {
     let (status, body) = common::post(addr, &format!("/models/{model}/invocations"), ROWS);
     assert_eq!(status, 200, "{body}");
     let v = json_of(&body);

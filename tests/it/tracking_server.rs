@@ -3,18 +3,20 @@
 //! the script (params write-once, metric history, tags, text/binary/nested/20 MB artifacts downloaded
 //! byte-equal, a nested run, pyfunc and sklearn models loaded back, registration, an alias,
 //! `models:/name@alias`, search with filter, order and page tokens, delete/restore, error codes); then
-//! what the client logged is read from disk by homeml's file store, in MLflow's layout.
+//! what the client logged is read back by homeml's own store code. On each backend: the file store
+//! (in MLflow's layout), SQLite and PostgreSQL (MLflow's schema).
 
 use std::process::Command;
 
-use homeml_tracking::Store;
+use homeml_tracking::api::SearchRuns;
+use homeml_tracking::ViewType;
 
+use crate::backend::{Backend, Kind};
 use crate::common::{self, Proc};
 
-#[test]
-fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
+fn workflow(kind: Kind) {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("mlruns");
+    let backend = Backend::new(kind, tmp.path());
     let artifacts = tmp.path().join("mlartifacts");
     let server = Proc::start(
         &[
@@ -22,7 +24,7 @@ fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
             "--port",
             "0",
             "--backend-store-uri",
-            store.to_str().unwrap(),
+            &backend.uri,
             "--artifacts-destination",
             artifacts.to_str().unwrap(),
         ],
@@ -38,12 +40,22 @@ fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
     );
     assert!(out.trim_end().ends_with("OK"), "{out}");
 
-    let s = Store::open(store.to_str().unwrap()).unwrap();
+    let s = backend.open();
     let exp = s
         .get_experiment_by_name("smoke")
         .unwrap()
         .expect("experiment smoke");
-    let runs = s.search_runs(&[exp.experiment_id.as_str()]).unwrap();
+    let runs = s
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![exp.experiment_id.clone()],
+            filter: None,
+            view: ViewType::ActiveOnly,
+            max_results: 100,
+            order_by: Vec::new(),
+            page_token: None,
+        })
+        .unwrap()
+        .items;
     assert_eq!(runs.len(), 2, "the run and its nested run");
     let parent = runs
         .iter()
@@ -62,4 +74,19 @@ fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
         .get_model_version_by_alias("smoke-model", "champion")
         .unwrap();
     assert_eq!(mv.version, 1);
+}
+
+#[test]
+fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server() {
+    workflow(Kind::File);
+}
+
+#[test]
+fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server_on_sqlite() {
+    workflow(Kind::Sqlite);
+}
+
+#[test]
+fn the_real_mlflow_client_runs_a_training_workflow_against_homeml_server_on_postgresql() {
+    workflow(Kind::Postgres);
 }

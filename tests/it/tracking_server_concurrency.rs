@@ -36,13 +36,13 @@ fn server(store: &Path, port: u16, log: PathBuf) -> Proc {
     )
 }
 
-fn post(addr: &str, path: &str, body: Value) -> Value {
+pub(crate) fn post(addr: &str, path: &str, body: Value) -> Value {
     let (s, b) = common::post(addr, &format!("/api/2.0/mlflow/{path}"), &body.to_string());
     assert_eq!(s, 200, "{path}: {b}");
     serde_json::from_str(&b).unwrap()
 }
 
-fn new_run(addr: &str, exp: &str) -> String {
+pub(crate) fn new_run(addr: &str, exp: &str) -> String {
     let r = post(
         addr,
         "runs/create",
@@ -52,7 +52,7 @@ fn new_run(addr: &str, exp: &str) -> String {
 }
 
 /// Starts one load client.
-fn client(
+pub(crate) fn client(
     addr: &str,
     shared: &str,
     own: &str,
@@ -73,7 +73,7 @@ fn client(
     cmd.spawn().expect("starting a load client")
 }
 
-fn wait_ok(mut c: Child) {
+pub(crate) fn wait_ok(mut c: Child) {
     let status = c.wait().expect("waiting for a load client");
     assert!(status.success(), "a load client failed: {status}");
 }

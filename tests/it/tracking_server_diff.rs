@@ -14,9 +14,10 @@ use crate::common::{self, Proc};
 
 /// The real `mlflow server` in its own process group (it starts uvicorn as a child), stopped with
 /// the whole group when dropped.
-struct MlflowServer {
+pub(crate) struct MlflowServer {
     child: Child,
-    port: u16,
+    /// Its port on 127.0.0.1.
+    pub(crate) port: u16,
 }
 
 impl Drop for MlflowServer {
@@ -46,16 +47,25 @@ fn free_port() -> u16 {
 /// Starts `mlflow server` on a file store under `dir` and waits (up to 3 minutes, on a loaded
 /// machine it takes 10-30 s) until `/health` answers.
 fn start_mlflow(dir: &Path) -> MlflowServer {
+    let store = dir.join("mlruns");
+    let store = store.to_str().expect("a UTF-8 path");
+    start_mlflow_on(dir, store, store)
+}
+
+/// Starts `mlflow server` on `backend_store_uri` (a file store or a database) with its artifacts
+/// in `artifacts`, logging to `dir/mlflow.log`, and waits until `/health` answers.
+pub(crate) fn start_mlflow_on(
+    dir: &Path,
+    backend_store_uri: &str,
+    artifacts: &str,
+) -> MlflowServer {
     use std::os::unix::process::CommandExt;
     let port = free_port();
     let mlflow = common::venv_tool("mlflow");
-    let store = dir.join("mlruns");
     let log = std::fs::File::create(dir.join("mlflow.log")).expect("mlflow log file");
     let child = Command::new(mlflow)
-        .args(["server", "--backend-store-uri"])
-        .arg(&store)
-        .arg("--artifacts-destination")
-        .arg(&store)
+        .args(["server", "--backend-store-uri", backend_store_uri])
+        .args(["--artifacts-destination", artifacts])
         .args(["--host", "127.0.0.1", "--workers", "1", "--port"])
         .arg(port.to_string())
         .env("MLFLOW_ALLOW_FILE_STORE", "true")

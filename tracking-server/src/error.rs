@@ -27,6 +27,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// 500.
     InternalError,
+    /// 503: the store's database is unreachable or busy for now.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
         }
     }
 
@@ -56,13 +59,14 @@ impl ErrorCode {
             | ErrorCode::RequestTooLarge => "INVALID_PARAMETER_VALUE",
             ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "CLIENT_INTERNAL_ERROR",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
         }
     }
 
     /// MLflow's `sqlstate` of the code: KAM00 for client mistakes, XXM00 for internal errors.
     fn sqlstate(self) -> &'static str {
         match self {
-            ErrorCode::InternalError => "XXM00",
+            ErrorCode::InternalError | ErrorCode::TemporarilyUnavailable => "XXM00",
             _ => "KAM00",
         }
     }
@@ -79,6 +83,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -224,6 +229,7 @@ impl From<TrackingError> for ApiError {
             | TrackingError::InvalidValue { .. }
             | TrackingError::InvalidState { .. }
             | TrackingError::BadUri { .. } => ErrorCode::InvalidParameterValue,
+            TrackingError::Unavailable { .. } => ErrorCode::TemporarilyUnavailable,
             TrackingError::ParamChanged {
                 run_id,
                 key,

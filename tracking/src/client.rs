@@ -1,5 +1,6 @@
 //! [`Tracking`]: one handle over any tracking URI for programs that log and read (training code,
-//! the `homeml` CLI): a path or `file://` opens the file store, `http(s)://` a tracking server
+//! the `homeml` CLI): a path or `file://` opens the file store, `sqlite:`/`postgresql:` a database with
+//! MLflow's schema, `http(s)://` a tracking server
 //! through the REST store. The same calls work on both; listing calls follow every page.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::error::{Result, TrackingError};
 use crate::metrics::Metric;
 use crate::rest::{is_remote_uri, RestStore};
 use crate::runs::{system_tags, TAG_RUN_NAME};
+use crate::sql::{is_sql_uri, SqlStore};
 use crate::store::Store;
 use crate::util;
 
@@ -27,6 +29,8 @@ pub enum Tracking {
     File(Store),
     /// An MLflow tracking server (`homeml server`, `mlflow server`).
     Rest(RestStore),
+    /// A database with MLflow's schema (`sqlite:///`, `postgresql://`).
+    Sql(SqlStore),
 }
 
 /// Page size of listings.
@@ -38,6 +42,8 @@ impl Tracking {
     pub fn open(uri: &str) -> Result<Tracking> {
         if is_remote_uri(uri) {
             Ok(Tracking::Rest(RestStore::open(uri)?))
+        } else if is_sql_uri(uri) {
+            Ok(Tracking::Sql(SqlStore::open(uri)?))
         } else {
             Ok(Tracking::File(Store::open(uri)?))
         }
@@ -57,6 +63,7 @@ impl Tracking {
         match self {
             Tracking::File(s) => s.root_uri(),
             Tracking::Rest(r) => r.uri().to_string(),
+            Tracking::Sql(s) => s.uri().to_string(),
         }
     }
 
@@ -65,6 +72,7 @@ impl Tracking {
         match self {
             Tracking::File(s) => s,
             Tracking::Rest(r) => r,
+            Tracking::Sql(s) => s,
         }
     }
 
@@ -74,7 +82,7 @@ impl Tracking {
     pub fn create_experiment(&self, name: &str) -> Result<String> {
         match self {
             Tracking::File(s) => s.create_experiment(name),
-            Tracking::Rest(r) => r.create_experiment(CreateExperiment {
+            _ => self.store().create_experiment(CreateExperiment {
                 name: name.into(),
                 ..Default::default()
             }),
@@ -163,7 +171,7 @@ impl Tracking {
     pub fn start_run(&self, experiment_id: &str, opts: RunOptions) -> Result<Run> {
         let r = match self {
             Tracking::File(s) => return s.start_run(experiment_id, opts),
-            Tracking::Rest(r) => r,
+            _ => self.store(),
         };
         let user = util::user_name();
         let mut tags = system_tags(&opts, &user);
@@ -187,7 +195,8 @@ impl Tracking {
     pub fn end_run(&self, run_id: &str, status: RunStatus) -> Result<()> {
         match self {
             Tracking::File(s) => s.end_run(run_id, status),
-            Tracking::Rest(r) => r
+            _ => self
+                .store()
                 .update_run(UpdateRun {
                     run_id: run_id.into(),
                     status: Some(status),
@@ -202,7 +211,7 @@ impl Tracking {
     pub fn get_run(&self, run_id: &str) -> Result<Run> {
         match self {
             Tracking::File(s) => s.get_run(run_id),
-            Tracking::Rest(r) => r.get_run(run_id),
+            _ => self.store().get_run(run_id),
         }
     }
 
@@ -243,7 +252,7 @@ impl Tracking {
     pub fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
         match self {
             Tracking::File(s) => s.log_param(run_id, key, value),
-            Tracking::Rest(r) => TrackingStore::log_param(r, run_id, key, value),
+            _ => TrackingStore::log_param(self.store(), run_id, key, value),
         }
     }
 
@@ -258,8 +267,8 @@ impl Tracking {
     ) -> Result<()> {
         match self {
             Tracking::File(s) => s.log_metric(run_id, key, value, step, timestamp_ms),
-            Tracking::Rest(r) => TrackingStore::log_metric(
-                r,
+            _ => TrackingStore::log_metric(
+                self.store(),
                 run_id,
                 &LoggedMetric {
                     key: key.into(),
@@ -285,8 +294,8 @@ impl Tracking {
     ) -> Result<()> {
         match self {
             Tracking::File(s) => s.log_batch(run_id, metrics, params, tags),
-            Tracking::Rest(r) => TrackingStore::log_batch(
-                r,
+            _ => TrackingStore::log_batch(
+                self.store(),
                 run_id,
                 &LogBatch {
                     metrics: metrics
@@ -313,7 +322,7 @@ impl Tracking {
     pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
         match self {
             Tracking::File(s) => s.set_tag(run_id, key, value),
-            Tracking::Rest(r) => TrackingStore::set_tag(r, run_id, key, value),
+            _ => TrackingStore::set_tag(self.store(), run_id, key, value),
         }
     }
 
@@ -327,6 +336,7 @@ impl Tracking {
         match self {
             Tracking::File(s) => s.log_artifact_bytes(run_id, artifact_path, bytes).map(drop),
             Tracking::Rest(r) => r.log_artifact_bytes(run_id, artifact_path, bytes),
+            Tracking::Sql(s) => Err(no_artifacts_in_a_database(s)),
         }
     }
 
@@ -341,6 +351,7 @@ impl Tracking {
         match self {
             Tracking::File(s) => s.log_model(run_id, name, model_dir, opts),
             Tracking::Rest(r) => r.log_model(run_id, name, model_dir, opts),
+            Tracking::Sql(s) => Err(no_artifacts_in_a_database(s)),
         }
     }
 
@@ -378,9 +389,11 @@ impl Tracking {
     pub fn latest_version(&self, name: &str, stage: Option<Stage>) -> Result<Option<ModelVersion>> {
         match self {
             Tracking::File(s) => s.latest_version(name, stage),
-            Tracking::Rest(r) => {
+            _ => {
                 let stages: Vec<Stage> = stage.into_iter().collect();
-                Ok(r.get_latest_versions(name, &stages)?
+                Ok(self
+                    .store()
+                    .get_latest_versions(name, &stages)?
                     .into_iter()
                     .max_by_key(|v| v.version))
             }
@@ -447,9 +460,21 @@ impl Tracking {
                 s.transition_stage_archiving_others(name, version, stage)
             }
             Tracking::File(s) => s.transition_stage(name, version, stage),
-            Tracking::Rest(r) => {
-                r.transition_model_version_stage(name, version, stage, archive_existing)
+            _ => {
+                self.store()
+                    .transition_model_version_stage(name, version, stage, archive_existing)
             }
         }
+    }
+}
+
+/// Why artifacts cannot be logged straight into a database: they live in an artifact store.
+fn no_artifacts_in_a_database(s: &SqlStore) -> TrackingError {
+    TrackingError::BadUri {
+        uri: s.uri().to_string(),
+        reason: "a tracking database holds no artifact files: log artifacts and models through a \
+                 tracking server on it (homeml server --backend-store-uri <database>, then \
+                 --tracking-uri http://...)"
+            .into(),
     }
 }

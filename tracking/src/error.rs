@@ -134,6 +134,21 @@ pub enum TrackingError {
         /// What did not match.
         reason: String,
     },
+    /// The database of a SQL store failed (a broken connection, a constraint, SQL it refused).
+    #[error("database error: {message}")]
+    Database {
+        /// The engine's message.
+        message: String,
+    },
+    /// The database is unreachable or busy for now: the request may succeed when retried.
+    #[error("the tracking database is temporarily unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// A SQL database whose schema is at another Alembic revision than homeml's.
+    #[error("{0}")]
+    SchemaMismatch(String),
     /// The MLmodel file of a model directory could not be read or written.
     #[error("model directory {}: {source}", path.display())]
     Model {

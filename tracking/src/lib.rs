@@ -7,6 +7,8 @@
 //! what they write. For `http(s)://` tracking URIs, [`rest::RestStore`] is the same
 //! [`TrackingStore`] over an MLflow tracking server (`homeml server` or `mlflow server`), and
 //! [`Tracking`] opens either from one URI for programs that log (training code, the CLI).
+//! [`SqlStore`] is the same trait on a SQLite or PostgreSQL database with MLflow's own schema
+//! (`sqlite:///path.db`, `postgresql://user:pass@host:port/db`), shared with real `mlflow server`.
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;
@@ -68,6 +70,7 @@ pub mod rest;
 mod run_logging;
 mod runs;
 pub mod search;
+pub mod sql;
 mod store;
 mod uri;
 pub mod util;
@@ -88,4 +91,5 @@ pub use runs::{
     TAG_GIT_BRANCH, TAG_GIT_COMMIT, TAG_GIT_REPO_URL, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
     TAG_SOURCE_NAME, TAG_SOURCE_TYPE, TAG_USER,
 };
+pub use sql::SqlStore;
 pub use store::Store;
