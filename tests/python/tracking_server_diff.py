@@ -228,6 +228,22 @@ def script(rec):
     c("search logged models", "POST", "/api/2.0/mlflow/logged-models/search",
       {"experiment_ids": [exp], "filter": "name = 'lm'"})
     c("log outputs", "POST", "/api/2.0/mlflow/runs/outputs", {"run_id": r0, "models": [{"model_id": mid, "step": 0}]})
+    # MLflow 3 metrics of a model and a dataset: the run's lines get the dataset, the model's
+    # lines (with the run id) get both; runs/get, get-history and the logged model answer them.
+    c("log metric with model and dataset", "POST", "/api/2.0/mlflow/runs/log-metric",
+      {"run_id": r0, "key": "eval", "value": 0.25, "timestamp": 8000, "step": 0, "model_id": mid,
+       "dataset_name": "train", "dataset_digest": "abc123"})
+    c("log batch with model and dataset", "POST", "/api/2.0/mlflow/runs/log-batch",
+      {"run_id": r0, "metrics": [
+          {"key": "eval", "value": 0.5, "timestamp": 8001, "step": 1, "model_id": mid},
+          {"key": "eval", "value": 0.75, "timestamp": 8002, "step": 0, "model_id": mid,
+           "dataset_name": "test", "dataset_digest": "def456"},
+          {"key": "ds_only", "value": 1.0, "timestamp": 8003, "step": 0,
+           "dataset_name": "train", "dataset_digest": "abc123"}]})
+    c("metric history with datasets", "GET", "/api/2.0/mlflow/metrics/get-history",
+      params={"run_id": r0, "metric_key": "eval"})
+    c("run with dataset metrics", "GET", "/api/2.0/mlflow/runs/get", params={"run_id": r0})
+    c("logged model with metrics", "GET", f"/api/2.0/mlflow/logged-models/{mid}")
 
     # Registry.
     c("create registered model", "POST", "/api/2.0/mlflow/registered-models/create",

@@ -38,6 +38,11 @@ with mlflow.start_run(run_name="http-run") as run:
     mlflow.set_tag("team", "ml")
     mlflow.log_text("hi", "notes/a.txt")
     info = mlflow.pyfunc.log_model(name="model", python_model=M())
+    # MLflow 3 metrics of a model on a dataset (step 0: MLflow's file store reads the step of a
+    # dataset line as 0).
+    ds = mlflow.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="evalset")
+    mlflow.log_metric("auc", 0.9, step=0, model_id=info.model_id, dataset=ds)
+    mlflow.log_metric("auc", 0.8, step=1, model_id=info.model_id)
 mv = mlflow.register_model(info.model_uri, "http-model")
 MlflowClient().set_registered_model_alias("http-model", "prod", mv.version)
 
@@ -53,6 +58,10 @@ assert sorted({(m.step, m.value) for m in disk.get_metric_history(r.info.run_id,
 assert [x.info.run_id for x in disk.search_runs([exp_a], "params.lr = '0.1'")] == [r.info.run_id]
 lm = disk.get_logged_model(info.model_id)
 assert lm.name == "model" and lm.source_run_id == r.info.run_id and str(lm.status).endswith("READY"), lm
+auc = sorted((m.value, m.step, m.dataset_name, m.dataset_digest, m.run_id) for m in lm.metrics if m.key == "auc")
+assert auc == [(0.8, 1, None, None, r.info.run_id), (0.9, 0, "evalset", ds.digest, r.info.run_id)], auc
+assert [(m.value, m.dataset_name) for m in disk.get_metric_history(r.info.run_id, "auc")] == [
+    (0.9, "evalset"), (0.8, None)]
 v = disk.get_model_version_by_alias("http-model", "prod")
 assert str(v.version) == "1" and v.source == info.model_uri, v
 # mlflow-artifacts:/ maps onto MLflow's own layout when the artifacts live in the store.
@@ -70,6 +79,8 @@ with mlflow.start_run(run_name="disk-run") as run_b:
     mlflow.set_tag("origin", "mlflow")
     mlflow.log_text("from mlflow", "docs/readme.txt")
     info_b = mlflow.pyfunc.log_model(name="model", python_model=M(), registered_model_name="disk-model")
+    ds_b = mlflow.data.from_pandas(pd.DataFrame({"x": [3]}), name="holdout")
+    mlflow.log_metric("f1", 0.6, step=0, model_id=info_b.model_id, dataset=ds_b)
 MlflowClient().set_registered_model_alias("disk-model", "champion", "1")
 
 mlflow.set_tracking_uri(url_b)
@@ -82,6 +93,12 @@ assert sorted({(m.step, m.value) for m in c.get_metric_history(rb.info.run_id, "
     (s, 0.5 + s / 10) for s in range(3)]
 assert [x.info.run_id for x in c.search_runs([exp_b], "metrics.acc > 0.6")] == [rb.info.run_id]
 assert c.get_experiment_by_name("on-disk").experiment_id == exp_b
+f1 = [(m.value, m.dataset_name, m.dataset_digest) for m in c.get_metric_history(rb.info.run_id, "f1")]
+assert f1 == [(0.6, "holdout", ds_b.digest)], f1
+assert (rb.data.metrics["f1"], c.get_run(rb.info.run_id).data.metrics["f1"]) == (0.6, 0.6)
+lm_b = c.get_logged_model(info_b.model_id)
+assert [(m.key, m.value, m.dataset_name, m.run_id) for m in lm_b.metrics if m.key == "f1"] == [
+    ("f1", 0.6, "holdout", rb.info.run_id)], lm_b.metrics
 listing = requests.get(f"{url_b}/api/2.0/mlflow/artifacts/list",
                        params={"run_id": rb.info.run_id, "path": "docs"}, timeout=30).json()
 assert [f["path"] for f in listing.get("files", [])] == ["docs/readme.txt"], listing
