@@ -11,7 +11,9 @@ URL_B on STORE_B, started on an empty folder).
    from `models:/name@alias` predicts.
 Prints OK at the end. Driven by tests/it/tracking_server_interop.rs."""
 import os
+import random
 import sys
+import tempfile
 
 import mlflow
 import mlflow.pyfunc
@@ -37,6 +39,19 @@ with mlflow.start_run(run_name="http-run") as run:
         mlflow.log_metric("loss", 1.0 - s / 10, step=s)
     mlflow.set_tag("team", "ml")
     mlflow.log_text("hi", "notes/a.txt")
+    # The client's proxy multipart upload, forced on a small file: the server refuses it as
+    # `mlflow server` does for a local destination and the client falls back to one PUT.
+    os.environ.update(MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD="true",
+                      MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE="1000",
+                      MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE="100000")
+    blob_dir = tempfile.mkdtemp()
+    blob = bytes(random.Random(7).getrandbits(8) for _ in range(250_000))
+    with open(os.path.join(blob_dir, "big.bin"), "wb") as f:
+        f.write(blob)
+    mlflow.log_artifact(os.path.join(blob_dir, "big.bin"), "blobs")
+    for k in ("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE",
+              "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE"):
+        del os.environ[k]
     info = mlflow.pyfunc.log_model(name="model", python_model=M())
     # MLflow 3 metrics of a model on a dataset (step 0: MLflow's file store reads the step of a
     # dataset line as 0).
@@ -67,6 +82,9 @@ assert str(v.version) == "1" and v.source == info.model_uri, v
 # mlflow-artifacts:/ maps onto MLflow's own layout when the artifacts live in the store.
 assert open(os.path.join(store_a, exp_a, r.info.run_id, "artifacts", "notes", "a.txt")).read() == "hi"
 assert os.path.exists(os.path.join(store_a, exp_a, "models", info.model_id, "artifacts", "MLmodel"))
+got = mlflow.artifacts.download_artifacts(run_id=r.info.run_id, artifact_path="blobs/big.bin",
+                                          dst_path=tempfile.mkdtemp())
+assert open(got, "rb").read() == blob
 
 # 2. Written by MLflow's file store, served over HTTP.
 mlflow.set_tracking_uri(uri_b)
