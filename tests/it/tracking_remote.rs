@@ -5,7 +5,10 @@
 //! --tracking-uri http://...` downloading through the artifact proxy and following the alias by
 //! polling, and `runs:/`; a download cut short by a fault-injecting TCP relay leaves nothing in the
 //! model cache, basic and bearer credentials reach the server but no output, and a model version whose
-//! logged model is still PENDING (logged here through the REST store) is refused and not cached.
+//! logged model is still PENDING (logged here through the REST store) is refused and not cached;
+//! and `https://` URIs through a TLS-terminating proxy (tests/python/tls_proxy.py) with the CA given
+//! as MLflow users give it (REQUESTS_CA_BUNDLE, MLFLOW_TRACKING_SERVER_CERT_PATH,
+//! MLFLOW_TRACKING_INSECURE_TLS).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -605,4 +608,108 @@ fn a_download_cut_short_leaves_no_model_and_credentials_stay_out_of_the_output()
     let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
     assert_predicts_iris(&serve.addr, "iris-classifier");
     assert_eq!(complete_entries(&cache), 1);
+}
+
+/// The TLS-terminating proxy of tests/python/tls_proxy.py in front of a server: its CA is
+/// `dir/ca.pem`; killed when dropped.
+struct TlsProxy {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_tls_proxy(upstream: &str, dir: &Path) -> TlsProxy {
+    use std::io::BufRead;
+    let mut child = Command::new(common::python())
+        .arg(common::root().join("tests/python/tls_proxy.py"))
+        .arg(upstream)
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the TLS proxy");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    let port = line
+        .strip_prefix("PORT ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the TLS proxy did not report its port: {line:?}"));
+    TlsProxy { child, port }
+}
+
+#[test]
+fn https_tracking_uris_verify_the_server_with_the_ca_mlflow_users_configure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_server(tmp.path());
+    let proxy = start_tls_proxy(&server.addr, tmp.path());
+    let url = format!("https://127.0.0.1:{}", proxy.port);
+    let ca = tmp.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    // Training and registration over https, the CA from requests' variable.
+    let mut train = homeml(&[
+        "quickstart",
+        "--no-serve",
+        "--n-trees",
+        "5",
+        "--tracking-uri",
+        &url,
+    ]);
+    common::run_ok(train.env("REQUESTS_CA_BUNDLE", ca));
+    let list = |env: &[(&str, &str)]| {
+        let mut cmd = homeml(&["runs", "list", "--tracking-uri", &url]);
+        cmd.env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("MLFLOW_TRACKING_SERVER_CERT_PATH")
+            .env_remove("MLFLOW_TRACKING_INSECURE_TLS")
+            .envs(env.iter().copied());
+        cmd.output().expect("running homeml runs list")
+    };
+    for env in [
+        &[("MLFLOW_TRACKING_SERVER_CERT_PATH", ca)][..],
+        &[("MLFLOW_TRACKING_INSECURE_TLS", "true")][..],
+    ] {
+        let out = list(env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("FINISHED"),
+            "{env:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without the CA the webpki roots refuse the server's certificate; both settings at once are
+    // refused as MLflow refuses them.
+    for env in [
+        &[][..],
+        &[
+            ("MLFLOW_TRACKING_SERVER_CERT_PATH", ca),
+            ("MLFLOW_TRACKING_INSECURE_TLS", "true"),
+        ][..],
+    ] {
+        let out = list(env);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(
+            !out.status.success() && (stderr.contains("certificate") || stderr.contains("tls")),
+            "{env:?}: {stderr}"
+        );
+    }
+    // Serving a registered model downloaded over https.
+    let mut cmd = homeml(&[
+        "serve",
+        "-m",
+        "models:/iris-classifier/1",
+        "--tracking-uri",
+        &url,
+        "--model-cache-dir",
+        tmp.path().join("cache").to_str().unwrap(),
+        "-p",
+        "0",
+    ]);
+    cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
+    let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
+    assert_predicts_iris(&serve.addr, "iris-classifier");
 }

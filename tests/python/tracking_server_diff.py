@@ -210,6 +210,19 @@ def script(rec):
     c("list artifacts of the proxy", "GET", "/api/2.0/mlflow-artifacts/artifacts",
       params={"path": f"{exp}/{r0}/artifacts"})
     c("list a missing proxy directory", "GET", "/api/2.0/mlflow-artifacts/artifacts", params={"path": f"{exp}/x"})
+    # Multipart through the proxy: refused for a local destination after the path and request are
+    # checked, with the message the client matches before it falls back to one PUT.
+    mpu = "/api/2.0/mlflow-artifacts/mpu"
+    c("multipart create", "POST", f"{mpu}/create/{exp}/{r0}/artifacts/big.bin", {"path": "big.bin", "num_parts": 2})
+    c("multipart create without path", "POST", f"{mpu}/create/{exp}/{r0}/artifacts/big.bin", {"num_parts": 2})
+    c("multipart create with a bad path", "POST", f"{mpu}/create/{exp}/%2E%2E/x", {"path": "x", "num_parts": 1})
+    c("multipart complete without parts", "POST", f"{mpu}/complete/{exp}/{r0}/artifacts/big.bin",
+      {"path": "big.bin", "upload_id": "u"})
+    c("multipart complete", "POST", f"{mpu}/complete/{exp}/{r0}/artifacts/big.bin",
+      {"path": "big.bin", "upload_id": "u", "parts": [{"part_number": 1, "etag": "e"}]})
+    c("multipart abort", "POST", f"/ajax-api/2.0/mlflow-artifacts/mpu/abort/{exp}/{r0}/artifacts/big.bin",
+      {"path": "big.bin", "upload_id": "u"})
+    c("presigned download", "GET", f"/api/2.0/mlflow-artifacts/presigned/{exp}/{r0}/artifacts/d/a.txt")
     c("list run artifacts", "GET", "/api/2.0/mlflow/artifacts/list", params={"run_id": r0})
     c("list run artifacts of a sub dir", "GET", "/api/2.0/mlflow/artifacts/list", params={"run_id": r0, "path": "d"})
 
@@ -228,6 +241,22 @@ def script(rec):
     c("search logged models", "POST", "/api/2.0/mlflow/logged-models/search",
       {"experiment_ids": [exp], "filter": "name = 'lm'"})
     c("log outputs", "POST", "/api/2.0/mlflow/runs/outputs", {"run_id": r0, "models": [{"model_id": mid, "step": 0}]})
+    # MLflow 3 metrics of a model and a dataset: the run's lines get the dataset, the model's
+    # lines (with the run id) get both; runs/get, get-history and the logged model answer them.
+    c("log metric with model and dataset", "POST", "/api/2.0/mlflow/runs/log-metric",
+      {"run_id": r0, "key": "eval", "value": 0.25, "timestamp": 8000, "step": 0, "model_id": mid,
+       "dataset_name": "train", "dataset_digest": "abc123"})
+    c("log batch with model and dataset", "POST", "/api/2.0/mlflow/runs/log-batch",
+      {"run_id": r0, "metrics": [
+          {"key": "eval", "value": 0.5, "timestamp": 8001, "step": 1, "model_id": mid},
+          {"key": "eval", "value": 0.75, "timestamp": 8002, "step": 0, "model_id": mid,
+           "dataset_name": "test", "dataset_digest": "def456"},
+          {"key": "ds_only", "value": 1.0, "timestamp": 8003, "step": 0,
+           "dataset_name": "train", "dataset_digest": "abc123"}]})
+    c("metric history with datasets", "GET", "/api/2.0/mlflow/metrics/get-history",
+      params={"run_id": r0, "metric_key": "eval"})
+    c("run with dataset metrics", "GET", "/api/2.0/mlflow/runs/get", params={"run_id": r0})
+    c("logged model with metrics", "GET", f"/api/2.0/mlflow/logged-models/{mid}")
 
     # Registry.
     c("create registered model", "POST", "/api/2.0/mlflow/registered-models/create",

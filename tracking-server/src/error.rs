@@ -29,6 +29,8 @@ pub enum ErrorCode {
     InternalError,
     /// 503: the store's database is unreachable or busy for now.
     TemporarilyUnavailable,
+    /// 501.
+    NotImplemented,
 }
 
 impl ErrorCode {
@@ -45,12 +47,13 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
             ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+            ErrorCode::NotImplemented => "NOT_IMPLEMENTED",
         }
     }
 
     /// MLflow's `error_class` of the code (mlflow/error_classification.py, client mapping).
-    fn error_class(self) -> &'static str {
-        match self {
+    fn error_class(self) -> Option<&'static str> {
+        Some(match self {
             ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => "RESOURCE_NOT_FOUND",
             ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
             ErrorCode::InvalidParameterValue
@@ -60,14 +63,17 @@ impl ErrorCode {
             ErrorCode::Unauthenticated | ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "CLIENT_INTERNAL_ERROR",
             ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
-        }
+            // MLflow's 501 of an unsupported artifact operation carries neither.
+            ErrorCode::NotImplemented => return None,
+        })
     }
 
     /// MLflow's `sqlstate` of the code: KAM00 for client mistakes, XXM00 for internal errors.
-    fn sqlstate(self) -> &'static str {
+    fn sqlstate(self) -> Option<&'static str> {
         match self {
-            ErrorCode::InternalError | ErrorCode::TemporarilyUnavailable => "XXM00",
-            _ => "KAM00",
+            ErrorCode::InternalError | ErrorCode::TemporarilyUnavailable => Some("XXM00"),
+            ErrorCode::NotImplemented => None,
+            _ => Some("KAM00"),
         }
     }
 
@@ -84,6 +90,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }
@@ -131,13 +138,17 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        serde_json::json!({
+        let mut body = serde_json::json!({
             "error_code": self.code.as_str(),
             "message": self.message,
-            "sqlstate": self.code.sqlstate(),
-            "error_class": self.code.error_class(),
-        })
-        .to_string()
+        });
+        if let Some(s) = self.code.sqlstate() {
+            body["sqlstate"] = s.into();
+        }
+        if let Some(c) = self.code.error_class() {
+            body["error_class"] = c.into();
+        }
+        body.to_string()
     }
 }
 

@@ -89,8 +89,16 @@ pub fn run(r: &Run, inputs: Option<&RunInputs>) -> Value {
         .metrics
         .iter()
         .map(|(k, v)| {
-            json!({"key": k, "value": double(v.value), "timestamp": v.timestamp, "step": v.step,
-                   "run_id": r.info.run_id})
+            metric(&LoggedMetric {
+                key: k.clone(),
+                value: v.value,
+                timestamp: v.timestamp,
+                step: v.step,
+                model_id: None,
+                dataset_name: v.dataset_name.clone(),
+                dataset_digest: v.dataset_digest.clone(),
+                run_id: Some(r.info.run_id.clone()),
+            })
         })
         .collect();
     let mut data = Map::new();
@@ -172,6 +180,10 @@ pub fn logged_model(m: &LoggedModelInfo) -> Value {
     let mut data = Map::new();
     if !m.params.is_empty() {
         data.insert("params".into(), key_values(&m.params));
+    }
+    if !m.metrics.is_empty() {
+        let metrics = m.metrics.iter().map(metric).collect();
+        data.insert("metrics".into(), Value::Array(metrics));
     }
     json!({"info": info, "data": data})
 }

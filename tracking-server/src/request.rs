@@ -189,6 +189,12 @@ impl Message {
         }
     }
 
+    /// Whether a field is absent (MLflow's `_assert_required` on a repeated field: an empty list
+    /// is present).
+    pub fn object_or_list_absent(&self, key: &str) -> bool {
+        self.present(key).is_none()
+    }
+
     /// A repeated message field, as JSON objects.
     pub fn objects(&self, key: &str) -> Result<Vec<Message>, ApiError> {
         match self.present(key) {

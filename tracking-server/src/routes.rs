@@ -40,6 +40,10 @@ const PROTO_PREFIXES: &[&str] = &[
     "/api/2.0/preview/mlflow/",
     "/ajax-api/2.0/mlflow/",
 ];
+const ARTIFACT_API_PREFIXES: &[&str] = &[
+    "/api/2.0/mlflow-artifacts/",
+    "/ajax-api/2.0/mlflow-artifacts/",
+];
 const ARTIFACT_PREFIXES: &[&str] = &[
     "/api/2.0/mlflow-artifacts/artifacts",
     "/ajax-api/2.0/mlflow-artifacts/artifacts",
@@ -81,12 +85,46 @@ pub fn route(method: &Method, path: &str) -> Route {
             };
         }
     }
+    for p in ARTIFACT_API_PREFIXES {
+        if let Some(r) = path
+            .strip_prefix(p)
+            .and_then(|rest| multipart(method, rest))
+        {
+            return r;
+        }
+    }
     for p in PROTO_PREFIXES {
         if let Some(rest) = path.strip_prefix(p) {
             return proto(method, rest.trim_end_matches('/'));
         }
     }
     Route::NotFound
+}
+
+/// `mpu/{create,complete,abort}/<path>` (POST) and `presigned/<path>` (GET) under the artifact
+/// proxy's prefix; `None` for other paths.
+fn multipart(method: &Method, rest: &str) -> Option<Route> {
+    use crate::handlers::multipart as mp;
+    let (want, f, tail): (Method, Handler, &str) = if let Some(t) = rest.strip_prefix("mpu/create/")
+    {
+        (Method::POST, mp::create, t)
+    } else if let Some(t) = rest.strip_prefix("mpu/complete/") {
+        (Method::POST, mp::complete, t)
+    } else if let Some(t) = rest.strip_prefix("mpu/abort/") {
+        (Method::POST, mp::abort, t)
+    } else if let Some(t) = rest.strip_prefix("presigned/") {
+        (Method::GET, mp::presigned, t)
+    } else {
+        return None;
+    };
+    if tail.is_empty() {
+        return Some(Route::NotFound);
+    }
+    if *method != want {
+        return Some(Route::MethodNotAllowed);
+    }
+    let path = crate::request::path_decode(tail);
+    Some(Route::Proto(f, vec![("artifact_path", path)]))
 }
 
 fn h(f: Handler) -> Route {

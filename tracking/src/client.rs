@@ -11,10 +11,10 @@ use crate::api::{
     SearchRuns, TrackingStore, UpdateRun,
 };
 use crate::entities::{
-    Experiment, LifecycleStage, LogModelOptions, LoggedModel, ModelVersion, RegisteredModel, Run,
-    RunOptions, RunStatus, Stage, ViewType,
+    Experiment, LogModelOptions, LoggedModel, ModelVersion, RegisteredModel, Run, RunOptions,
+    RunStatus, Stage, ViewType,
 };
-use crate::error::{Result, TrackingError};
+use crate::error::Result;
 use crate::metrics::Metric;
 use crate::rest::{is_remote_uri, RestStore};
 use crate::runs::{system_tags, TAG_RUN_NAME};
@@ -101,29 +101,11 @@ impl Tracking {
 
     /// The id of the active experiment `name`, creating it if needed. A deleted one is an error.
     pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
-        if let Tracking::File(s) = self {
-            return s.get_or_create_experiment(name);
-        }
-        match self.get_experiment_by_name(name)? {
-            Some(e) if e.lifecycle_stage == LifecycleStage::Deleted => {
-                Err(TrackingError::InvalidState {
-                    kind: "experiment",
-                    name: name.into(),
-                    reason: format!(
-                        "(id {}) is deleted; restore it or pick another name",
-                        e.experiment_id
-                    ),
-                })
-            }
-            Some(e) => Ok(e.experiment_id),
-            None => match self.create_experiment(name) {
-                Err(TrackingError::AlreadyExists { .. }) => self
-                    .get_experiment_by_name(name)?
-                    .map(|e| e.experiment_id)
-                    .ok_or_else(|| TrackingError::not_found("experiment", name)),
-                other => other,
-            },
-        }
+        crate::experiments::get_or_create_experiment_with(
+            name,
+            |n| self.get_experiment_by_name(n),
+            |n| self.create_experiment(n),
+        )
     }
 
     /// Experiments of a view (every page).

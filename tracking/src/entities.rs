@@ -199,7 +199,7 @@ pub struct RunInfo {
 }
 
 /// One logged metric value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricValue {
     /// The value (NaN and infinities are legal).
     pub value: f64,
@@ -207,6 +207,25 @@ pub struct MetricValue {
     pub timestamp: i64,
     /// The step.
     pub step: i64,
+    /// The dataset it was computed on (MLflow 3's `log_metric(..., dataset=)`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_name: Option<String>,
+    /// That dataset's digest (set together with `dataset_name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_digest: Option<String>,
+}
+
+impl MetricValue {
+    /// A value without a dataset.
+    pub fn new(value: f64, timestamp: i64, step: i64) -> MetricValue {
+        MetricValue {
+            value,
+            timestamp,
+            step,
+            dataset_name: None,
+            dataset_digest: None,
+        }
+    }
 }
 
 /// A run's params, metrics (latest values) and tags.

@@ -130,26 +130,11 @@ impl Store {
 
     /// The id of the active experiment `name`, creating it if needed. A deleted one is an error.
     pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
-        match self.get_experiment_by_name(name)? {
-            Some(e) if e.lifecycle_stage == LifecycleStage::Deleted => {
-                Err(TrackingError::InvalidState {
-                    kind: "experiment",
-                    name: name.into(),
-                    reason: format!(
-                        "(id {}) is deleted; restore it or pick another name",
-                        e.experiment_id
-                    ),
-                })
-            }
-            Some(e) => Ok(e.experiment_id),
-            None => match self.create_experiment(name) {
-                Err(TrackingError::AlreadyExists { .. }) => self
-                    .get_experiment_by_name(name)?
-                    .map(|e| e.experiment_id)
-                    .ok_or_else(|| TrackingError::not_found("experiment", name)),
-                other => other,
-            },
-        }
+        get_or_create_experiment_with(
+            name,
+            |n| self.get_experiment_by_name(n),
+            |n| self.create_experiment(n),
+        )
     }
 
     /// The active experiments, ordered by id (`0` first).
@@ -280,6 +265,34 @@ impl Store {
     /// Experiment tags as a map.
     pub fn get_experiment_tags(&self, experiment_id: &str) -> Result<BTreeMap<String, String>> {
         Ok(self.get_experiment(experiment_id)?.tags)
+    }
+}
+
+/// The id of the active experiment `name` through any backend's lookup and create: a deleted one
+/// is an error, and a create that loses a race to another writer finds the winner's.
+pub(crate) fn get_or_create_experiment_with(
+    name: &str,
+    get: impl Fn(&str) -> Result<Option<Experiment>>,
+    create: impl FnOnce(&str) -> Result<String>,
+) -> Result<String> {
+    match get(name)? {
+        Some(e) if e.lifecycle_stage == LifecycleStage::Deleted => {
+            Err(TrackingError::InvalidState {
+                kind: "experiment",
+                name: name.into(),
+                reason: format!(
+                    "(id {}) is deleted; restore it or pick another name",
+                    e.experiment_id
+                ),
+            })
+        }
+        Some(e) => Ok(e.experiment_id),
+        None => match create(name) {
+            Err(TrackingError::AlreadyExists { .. }) => get(name)?
+                .map(|e| e.experiment_id)
+                .ok_or_else(|| TrackingError::not_found("experiment", name)),
+            other => other,
+        },
     }
 }
 

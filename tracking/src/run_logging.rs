@@ -30,6 +30,7 @@ impl Store {
             value,
             timestamp_ms.unwrap_or_else(util::now_ms),
             step,
+            (None, None),
         );
         fsx::append(&dir.join("metrics").join(key), &line)
     }
@@ -63,6 +64,7 @@ impl Store {
                 m.value,
                 m.timestamp,
                 m.step,
+                (None, None),
             );
         }
         for (k, lines) in by_key {
@@ -83,12 +85,8 @@ impl Store {
     /// Every logged value of a metric, in logging order (duplicates included, as MLflow returns them).
     /// A metric never logged gives an empty list.
     pub fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
-        names::validate_key("metric key", key)?;
-        let path = self.run_dir(run_id)?.join("metrics").join(key);
-        let Some(text) = fsx::read_opt(&path)? else {
-            return Ok(Vec::new());
-        };
-        Ok(parse_file(&text, &path)?
+        Ok(self
+            .metric_values(run_id, key)?
             .into_iter()
             .map(|v| Metric {
                 key: key.to_string(),
@@ -99,18 +97,19 @@ impl Store {
             .collect())
     }
 
+    /// Every logged value of a metric with its dataset, in logging order.
+    pub(crate) fn metric_values(&self, run_id: &str, key: &str) -> Result<Vec<MetricValue>> {
+        names::validate_key("metric key", key)?;
+        let path = self.run_dir(run_id)?.join("metrics").join(key);
+        let Some(text) = fsx::read_opt(&path)? else {
+            return Ok(Vec::new());
+        };
+        parse_file(&text, &path)
+    }
+
     /// The latest value of a metric, if logged.
     pub fn get_latest_metric(&self, run_id: &str, key: &str) -> Result<Option<MetricValue>> {
-        let hist = self.get_metric_history(run_id, key)?;
-        let values: Vec<MetricValue> = hist
-            .iter()
-            .map(|m| MetricValue {
-                value: m.value,
-                timestamp: m.timestamp,
-                step: m.step,
-            })
-            .collect();
-        Ok(latest(&values))
+        Ok(latest(&self.metric_values(run_id, key)?))
     }
 
     /// Logs a param. Params are immutable: the same value again is fine, another value is

@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod experiments;
 pub mod logged_models;
+pub mod multipart;
 pub mod registry;
 pub mod runs;
 pub mod ui_data;

@@ -263,6 +263,8 @@ pub struct LoggedModelInfo {
     pub tags: BTreeMap<String, String>,
     /// Params.
     pub params: BTreeMap<String, String>,
+    /// Metrics logged with this model's id: the latest value of each key and dataset.
+    pub metrics: Vec<LoggedMetric>,
     /// Active or deleted.
     pub lifecycle_stage: LifecycleStage,
 }

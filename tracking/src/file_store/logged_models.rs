@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::query::{self, check_max_results, Spec};
 use crate::api::{
-    validate, CreateLoggedModel, LoggedModelInfo, LoggedModelStatus, Page, SearchLoggedModels,
+    validate, CreateLoggedModel, LoggedMetric, LoggedModelInfo, LoggedModelStatus, Page,
+    SearchLoggedModels,
 };
 use crate::entities::LifecycleStage;
 use crate::error::{Result, TrackingError};
@@ -102,6 +103,7 @@ impl Store {
             model_type: m.str("model_type"),
             tags: fsx::read_kv_dir(&dir.join("tags"))?,
             params: fsx::read_kv_dir(&dir.join("params"))?,
+            metrics: model_metrics(&dir.join("metrics"), model_id)?,
             lifecycle_stage: LifecycleStage::parse(m.str("lifecycle_stage").as_deref()),
         })
     }
@@ -238,6 +240,24 @@ impl Store {
                 .then_with(|| a.model_id.cmp(&b.model_id))
         })
     }
+}
+
+/// A logged model's metrics (`metrics/<key>`, lines `<ts> <value> <step> <run_id> [<dataset>
+/// <digest>]`): the latest value of each key and dataset, as MLflow's file store answers them.
+fn model_metrics(dir: &Path, model_id: &str) -> Result<Vec<LoggedMetric>> {
+    let mut out = Vec::new();
+    fsx::for_each_file_rec(
+        &mut fsx::Reader::new(),
+        fsx::OpenDir::open(dir)?,
+        |key, text, folder| {
+            let file = folder.join(key.rsplit('/').next().unwrap_or(&key));
+            out.extend(crate::metrics::model_metrics_of(
+                &key, model_id, text, &file,
+            )?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 fn write_values(dir: &Path, values: &BTreeMap<String, String>) -> Result<()> {

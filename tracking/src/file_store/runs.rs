@@ -15,7 +15,7 @@ use crate::entities::{Run, RunInfo};
 use crate::error::{Result, TrackingError};
 use crate::fsx;
 use crate::meta::Meta;
-use crate::metrics::format_line;
+use crate::metrics::{format_line, format_model_line};
 use crate::runs::{TAG_RUN_NAME, TAG_USER};
 use crate::search::Dialect;
 use crate::store::{Store, META};
@@ -157,17 +157,29 @@ impl Store {
         for (k, v) in &b.params {
             self.write_param(run_id, &dir, k, v)?;
         }
+        let model_dirs = self.metric_model_dirs(&b.metrics)?;
         let mut by_key: BTreeMap<&str, String> = BTreeMap::new();
+        let mut by_model_key: BTreeMap<(&str, &str), String> = BTreeMap::new();
         for m in &b.metrics {
             format_line(
                 by_key.entry(&m.key).or_default(),
                 m.value,
                 m.timestamp,
                 m.step,
+                (m.dataset_name.as_deref(), m.dataset_digest.as_deref()),
             );
+            if let Some(model_id) = &m.model_id {
+                let lines = by_model_key.entry((model_id, &m.key)).or_default();
+                format_model_line(lines, m, run_id);
+            }
         }
         for (k, lines) in by_key {
             fsx::append(&dir.join("metrics").join(k), &lines)?;
+        }
+        for ((model_id, k), lines) in by_model_key {
+            if let Some(model_dir) = model_dirs.get(model_id) {
+                fsx::append(&model_dir.join("metrics").join(k), &lines)?;
+            }
         }
         for (k, v) in &b.tags {
             self.write_value(&dir.join("tags").join(k), v)?;
@@ -180,6 +192,42 @@ impl Store {
         Ok(())
     }
 
+    /// The folder of each logged model that a batch's metrics name, checked before anything is
+    /// written: the model must exist (MLflow's file store makes a stray folder for an unknown id,
+    /// even one with `..` in it), and a dataset name or digest must hold no white space (it
+    /// would split the metric line into fields no reader accepts).
+    fn metric_model_dirs<'a>(
+        &self,
+        metrics: &'a [LoggedMetric],
+    ) -> Result<BTreeMap<&'a str, std::path::PathBuf>> {
+        let mut dirs = BTreeMap::new();
+        for m in metrics {
+            for (what, v) in [
+                ("dataset_name", &m.dataset_name),
+                ("dataset_digest", &m.dataset_digest),
+            ] {
+                if v.as_deref()
+                    .is_some_and(|v| v.chars().any(char::is_whitespace))
+                {
+                    return Err(TrackingError::InvalidValue {
+                        what: "metric dataset",
+                        reason: format!(
+                            "the {what} {:?} of metric '{}' contains white space, which the file store's metric lines cannot hold",
+                            v.as_deref().unwrap_or_default(),
+                            m.key
+                        ),
+                    });
+                }
+            }
+            if let Some(id) = &m.model_id {
+                if !dirs.contains_key(id.as_str()) {
+                    dirs.insert(id.as_str(), self.logged_model_dir(id)?);
+                }
+            }
+        }
+        Ok(dirs)
+    }
+
     pub(crate) fn api_metric_history(
         &self,
         run_id: &str,
@@ -187,7 +235,7 @@ impl Store {
         max_results: Option<usize>,
         page_token: Option<&str>,
     ) -> Result<Page<LoggedMetric>> {
-        let mut hist = self.get_metric_history(run_id, key)?;
+        let mut hist = self.metric_values(run_id, key)?;
         hist.sort_by(|a, b| {
             (a.timestamp, a.step)
                 .cmp(&(b.timestamp, b.step))
@@ -196,13 +244,13 @@ impl Store {
         let items: Vec<LoggedMetric> = hist
             .into_iter()
             .map(|m| LoggedMetric {
-                key: m.key,
+                key: key.to_string(),
                 value: m.value,
                 timestamp: m.timestamp,
                 step: m.step,
                 model_id: None,
-                dataset_name: None,
-                dataset_digest: None,
+                dataset_name: m.dataset_name,
+                dataset_digest: m.dataset_digest,
                 run_id: Some(run_id.to_string()),
             })
             .collect();

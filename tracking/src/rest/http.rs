@@ -235,6 +235,7 @@ impl Http {
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(timeout.max(1))))
             .user_agent(concat!("homeml/", env!("CARGO_PKG_VERSION")))
+            .tls_config(super::tls::from_env()?)
             .build()
             .into();
         let retries = env_nonempty("MLFLOW_HTTP_REQUEST_MAX_RETRIES")

@@ -8,6 +8,10 @@
 //!   the model's files into a local cache, checked against the server's listing and renamed into
 //!   place whole.
 //!
+//! `https://` servers are verified with the webpki roots, or the CA bundle of
+//! `MLFLOW_TRACKING_SERVER_CERT_PATH` / `REQUESTS_CA_BUNDLE` (`MLFLOW_TRACKING_INSECURE_TLS=true`
+//! skips verification), as MLflow's client does.
+//!
 //! Credentials (`MLFLOW_TRACKING_USERNAME`/`PASSWORD`, `MLFLOW_TRACKING_TOKEN`, or `user:pass@` in
 //! the URI) are sent on every request and appear in no log, error or `Debug` output.
 
@@ -17,6 +21,7 @@ mod handle;
 mod http;
 mod logging;
 mod store;
+mod tls;
 mod wire;
 
 pub use artifacts::ProxyArtifacts;

@@ -190,6 +190,8 @@ pub(crate) fn run(v: &Value) -> Result<Run> {
                     value: m.value,
                     timestamp: m.timestamp,
                     step: m.step,
+                    dataset_name: m.dataset_name,
+                    dataset_digest: m.dataset_digest,
                 },
             )
         })
@@ -282,6 +284,7 @@ pub(crate) fn logged_model(v: &Value) -> Result<LoggedModelInfo> {
         model_type: opt_str(info, "model_type"),
         tags: key_values_in(info, "tags"),
         params: key_values_in(data, "params"),
+        metrics: array(data, "metrics").iter().map(metric).collect(),
         lifecycle_stage: lifecycle(info),
     })
 }

@@ -268,40 +268,47 @@ fn scan_input(s: &mut Scanner<'_>, body_len: usize) -> Option<Input> {
 
 // ---- the serde tier -----------------------------------------------------------------------------
 
-/// The keys of a V2 input object.
-enum InputKey {
-    Name,
-    Shape,
-    Datatype,
-    Parameters,
-    Data,
-    Other,
+/// A field-name enum of a JSON object, with `Other` for every unknown name, and its serde key
+/// deserializer (a key is matched by name, never copied).
+macro_rules! object_keys {
+    ($(#[$doc:meta])* $name:ident { $($key:literal => $variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        enum $name {
+            $($variant,)+
+            Other,
+        }
+
+        impl<'de> de::Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a key")
+                    }
+
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok(match v {
+                            $($key => $name::$variant,)+
+                            _ => $name::Other,
+                        })
+                    }
+                }
+                deserializer.deserialize_str(KeyVisitor)
+            }
+        }
+    };
 }
 
-struct InputKeyVisitor;
-
-impl Visitor<'_> for InputKeyVisitor {
-    type Value = InputKey;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<InputKey, E> {
-        Ok(match v {
-            "name" => InputKey::Name,
-            "shape" => InputKey::Shape,
-            "datatype" => InputKey::Datatype,
-            "parameters" => InputKey::Parameters,
-            "data" => InputKey::Data,
-            _ => InputKey::Other,
-        })
-    }
-}
-
-impl<'de> de::Deserialize<'de> for InputKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<InputKey, D::Error> {
-        deserializer.deserialize_str(InputKeyVisitor)
+object_keys! {
+    /// The keys of a V2 input object.
+    InputKey {
+        "name" => Name,
+        "shape" => Shape,
+        "datatype" => Datatype,
+        "parameters" => Parameters,
+        "data" => Data,
     }
 }
 
@@ -411,38 +418,13 @@ impl<'de> DeserializeSeed<'de> for Inputs {
     }
 }
 
-/// The keys of a V2 request object.
-enum Key {
-    Id,
-    Parameters,
-    Inputs,
-    Outputs,
-    Other,
-}
-
-struct KeyVisitor;
-
-impl Visitor<'_> for KeyVisitor {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(match v {
-            "id" => Key::Id,
-            "parameters" => Key::Parameters,
-            "inputs" => Key::Inputs,
-            "outputs" => Key::Outputs,
-            _ => Key::Other,
-        })
-    }
-}
-
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Key, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
+object_keys! {
+    /// The keys of a V2 request object.
+    Key {
+        "id" => Id,
+        "parameters" => Parameters,
+        "inputs" => Inputs,
+        "outputs" => Outputs,
     }
 }
 
