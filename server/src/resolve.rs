@@ -102,8 +102,27 @@ impl Resolver {
         if uri.starts_with("models:/") || uri.starts_with("runs:/") {
             return self.resolve_tracked(uri);
         }
+        if homeml_tracking::artifacts::is_object_store_uri(uri) {
+            return self.resolve_object(uri);
+        }
         let path = uri.strip_prefix("file://").unwrap_or(uri);
         resolve_dir(Path::new(path))
+    }
+
+    /// A model folder in an object store (`s3://`, `gs://`, `az://`): downloaded into the model cache,
+    /// whose entry is keyed by the objects' ETags (so the identity changes with the content).
+    fn resolve_object(&self, uri: &str) -> Result<Resolved, ResolveError> {
+        let cache = self
+            .cache_dir
+            .clone()
+            .unwrap_or_else(homeml_tracking::rest::default_cache_dir);
+        let path = homeml_tracking::artifacts::fetch_model_dir(uri, &cache).map_err(|e| {
+            ResolveError::Tracking {
+                uri: uri.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        resolve_dir(&path)
     }
 
     fn resolve_tracked(&self, uri: &str) -> Result<Resolved, ResolveError> {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use homeml_tracking::artifacts::{ArtifactStore, LocalArtifactStore};
+use homeml_tracking::artifacts::{
+    is_object_store_uri, open_artifact_store, ArtifactStore, LocalArtifactStore,
+};
 use homeml_tracking::TrackingStore;
 use homeml_tracking_server::ui::{self, UiSource};
 
@@ -16,7 +18,9 @@ pub struct ServerArgs {
     /// sqlite:///path.db, postgresql://user:pass@host:port/db.
     #[arg(long, env = "MLFLOW_BACKEND_STORE_URI", default_value = "./mlruns")]
     backend_store_uri: String,
-    /// Where proxied artifacts (`mlflow-artifacts:/`) are kept: a path or file:// URI.
+    /// Where proxied artifacts (`mlflow-artifacts:/`) are kept: a path, a file:// URI, or an object
+    /// store: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` (credentials and
+    /// endpoints from the usual AWS_*, GOOGLE_*, AZURE_* and MLFLOW_S3_ENDPOINT_URL variables).
     #[arg(
         long,
         env = "MLFLOW_ARTIFACTS_DESTINATION",
@@ -125,14 +129,19 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     };
     let artifacts: Option<Arc<dyn ArtifactStore>> = if args.serve_artifacts {
-        let a = LocalArtifactStore::open(&args.artifacts_destination).with_context(|| {
+        let context = || {
             format!(
                 "opening the artifact destination {}",
                 args.artifacts_destination
             )
-        })?;
-        artifacts_root = Some(a.root().to_path_buf());
-        Some(Arc::new(a))
+        };
+        if is_object_store_uri(&args.artifacts_destination) {
+            Some(open_artifact_store(&args.artifacts_destination).with_context(context)?)
+        } else {
+            let a = LocalArtifactStore::open(&args.artifacts_destination).with_context(context)?;
+            artifacts_root = Some(a.root().to_path_buf());
+            Some(Arc::new(a) as Arc<dyn ArtifactStore>)
+        }
     } else {
         None
     };

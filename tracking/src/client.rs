@@ -14,7 +14,7 @@ use crate::entities::{
     Experiment, LogModelOptions, LoggedModel, ModelVersion, RegisteredModel, Run, RunOptions,
     RunStatus, Stage, ViewType,
 };
-use crate::error::Result;
+use crate::error::{Result, TrackingError};
 use crate::metrics::Metric;
 use crate::rest::{is_remote_uri, RestStore};
 use crate::runs::{system_tags, TAG_RUN_NAME};

@@ -149,6 +149,15 @@ pub enum TrackingError {
     /// A SQL database whose schema is at another Alembic revision than homeml's.
     #[error("{0}")]
     SchemaMismatch(String),
+    /// An object store (`s3://`, `gs://`, `az://`) refused or failed a request (after its bounded
+    /// retries). The message names the URI and never holds a credential.
+    #[error("object store {uri}: {reason}")]
+    ObjectStore {
+        /// The object's (or the store's) URI.
+        uri: String,
+        /// What failed, with a hint at the likely cause.
+        reason: String,
+    },
     /// The MLmodel file of a model directory could not be read or written.
     #[error("model directory {}: {source}", path.display())]
     Model {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use homeml_tracking::artifacts::{safe_relative_path, ArtifactStore, LocalArtifactStore};
+use homeml_tracking::artifacts::{
+    is_object_store_uri, safe_relative_path, ArtifactStore, LocalArtifactStore, ObjectArtifactStore,
+};
 use homeml_tracking::util::uri_to_path;
 use serde_json::{json, Value};
 
@@ -13,7 +15,7 @@ use crate::json;
 use crate::request::Message;
 
 /// The artifact store and the path in it of an artifact URI: `mlflow-artifacts:/<path>` is the
-/// proxied store, `file://` a local folder.
+/// proxied store, `file://` a local folder, `s3://` / `gs://` / `az://` an object store.
 pub fn resolve(c: &Ctx, uri: &str) -> Result<(Arc<dyn ArtifactStore>, String), ApiError> {
     if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
         // `mlflow-artifacts:/x`, `mlflow-artifacts:///x` or `mlflow-artifacts://host:port/x`.
@@ -25,6 +27,11 @@ pub fn resolve(c: &Ctx, uri: &str) -> Result<(Arc<dyn ArtifactStore>, String), A
             ApiError::invalid("this server does not serve artifacts (--serve-artifacts is off)")
         })?;
         return Ok((store, safe_relative_path(rest.trim_start_matches('/'))?));
+    }
+    // Artifacts a client wrote straight into an object store (`--default-artifact-root s3://...`).
+    if is_object_store_uri(uri) {
+        let store = ObjectArtifactStore::open(uri)?;
+        return Ok((Arc::new(store), String::new()));
     }
     if let Some(path) = uri_to_path(uri).filter(|p| p.is_absolute()) {
         if !crate::validate::inside_local_roots(c, &path) {

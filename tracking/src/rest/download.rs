@@ -56,7 +56,7 @@ fn bad(uri: &str, reason: impl Into<String>) -> TrackingError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -423,7 +423,7 @@ fn unserved(uri: &str, location: &str) -> TrackingError {
 }
 
 /// True when `entry` has its manifest and every file in it has the size it lists.
-fn entry_is_complete(entry: &Path) -> bool {
+pub(crate) fn entry_is_complete(entry: &Path) -> bool {
     let Ok(text) = std::fs::read(entry.join(DOWNLOAD_MANIFEST)) else {
         return false;
     };
@@ -442,7 +442,7 @@ fn entry_is_complete(entry: &Path) -> bool {
 }
 
 /// Removes temporary folders of `key` left by downloads of processes that are gone.
-fn sweep_stale(cache_dir: &Path, key: &str) {
+pub(crate) fn sweep_stale(cache_dir: &Path, key: &str) {
     let Ok(rd) = std::fs::read_dir(cache_dir) else {
         return;
     };

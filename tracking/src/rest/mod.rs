@@ -16,7 +16,7 @@
 //! the URI) are sent on every request and appear in no log, error or `Debug` output.
 
 mod artifacts;
-mod download;
+pub(crate) mod download;
 mod handle;
 mod http;
 mod logging;

@@ -40,6 +40,9 @@ fn from_row(r: &Row) -> LoggedModelInfo {
         status_message: get(10).text(),
         tags: BTreeMap::new(),
         params: BTreeMap::new(),
+        // Not read from `logged_model_metrics` yet: the SQL store answers logged models without
+        // their metrics.
+        metrics: Vec::new(),
     }
 }
 

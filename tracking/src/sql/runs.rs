@@ -124,11 +124,12 @@ fn with_data(c: &mut Conn, infos: Vec<RunInfo>) -> R<Vec<Run>> {
         if let (Some(id), Some(k)) = (r[0].text(), r[1].text()) {
             data.entry(id).or_default().metrics.insert(
                 k,
-                MetricValue {
-                    value: unsanitize(r[2].real(), r[5].int()),
-                    timestamp: r[3].int().unwrap_or(0),
-                    step: r[4].int().unwrap_or(0),
-                },
+                // MLflow's SQL `latest_metrics` keeps no dataset (unlike its file store's lines).
+                MetricValue::new(
+                    unsanitize(r[2].real(), r[5].int()),
+                    r[3].int().unwrap_or(0),
+                    r[4].int().unwrap_or(0),
+                ),
             );
         }
     }

@@ -1,0 +1,283 @@
+//! S3 artifact stores end to end, against moto's S3 server (PyPI `moto[server]`, started here on a free
+//! loopback port and killed after) with the real MLflow client and boto3
+//! (tests/python/object_store_s3.py):
+//! - `homeml server --artifacts-destination s3://...`: the client logs through the proxy, downloads are
+//!   byte-equal, the objects are where MLflow puts them, deletes remove them;
+//! - `homeml server --default-artifact-root s3://...`: the client writes to S3 itself, homeml lists;
+//! - `homeml serve -m s3://...` on a model uploaded with boto3 answers like onnxruntime, from a
+//!   content-keyed cache entry; a changed MLmodel makes a new entry that reuses the unchanged ONNX file;
+//! - errors name the URI and never a secret: a missing bucket, a closed port.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, Proc};
+
+const SECRET: &str = "Sup3rSecretValueNeverShown";
+
+/// moto's S3 server on loopback, killed when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn moto(log: &Path) -> Moto {
+    let port = free_port();
+    let child = Command::new(common::venv_tool("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("starting moto_server");
+    let m = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto_server did not listen: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    m
+}
+
+fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("MLFLOW_S3_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.to_string()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+    ]
+}
+
+fn homeml(args: &[&str], env: &[(&'static str, String)], log: std::path::PathBuf) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("MLFLOW_TRACKING_URI");
+    Proc::spawn(cmd, log)
+}
+
+fn python(args: &[&str], env: &[(&'static str, String)], cwd: &Path) -> String {
+    common::run_ok(
+        Command::new(common::python())
+            .arg(common::root().join("tests/python/object_store_s3.py"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("MLFLOW_ALLOW_FILE_STORE", "true")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .current_dir(cwd),
+    )
+}
+
+/// The complete cache entries (not temporary folders, not pointers).
+fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let m = moto(&t.join("moto.log"));
+    let env = aws_env(&m.endpoint);
+    let proxy = homeml(
+        &[
+            "server",
+            "--port",
+            "0",
+            "--no-ui",
+            "--backend-store-uri",
+            t.join("a").to_str().unwrap(),
+            "--artifacts-destination",
+            "s3://homeml-proxy/art",
+        ],
+        &env,
+        t.join("proxy.log"),
+    );
+    let direct = homeml(
+        &[
+            "server",
+            "--port",
+            "0",
+            "--no-ui",
+            "--backend-store-uri",
+            t.join("b").to_str().unwrap(),
+            "--default-artifact-root",
+            "s3://homeml-direct/root",
+        ],
+        &env,
+        t.join("direct.log"),
+    );
+    let spec = t.join("spec.json");
+    let out = python(
+        &[
+            "prepare",
+            &format!("http://{}", proxy.addr),
+            &format!("http://{}", direct.addr),
+            spec.to_str().unwrap(),
+        ],
+        &env,
+        t,
+    );
+    assert!(out.trim_end().ends_with("OK"), "{out}");
+    for p in [&proxy, &direct] {
+        assert!(!p.logs().contains(SECRET), "a secret in the server's log");
+    }
+
+    let cache = t.join("cache");
+    let serve = |uri: &str, log: &str| {
+        homeml(
+            &[
+                "serve",
+                "-m",
+                uri,
+                "-p",
+                "0",
+                "--model-cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            &env,
+            t.join(log),
+        )
+    };
+    let s = serve("s3://homeml-models/iris", "serve1.log");
+    let out = python(
+        &[
+            "check",
+            &format!("http://{}", s.addr),
+            spec.to_str().unwrap(),
+        ],
+        &env,
+        t,
+    );
+    assert!(out.contains("served OK"), "{out}");
+    drop(s);
+    let first = entries(&cache);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].join("MLmodel").is_file() && first[0].join("model.onnx").is_file());
+    assert!(
+        !std::fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-")),
+        "a temporary folder was left"
+    );
+
+    // The same content: the same entry, nothing downloaded again.
+    let s = serve("s3://homeml-models/iris", "serve2.log");
+    drop(s);
+    assert_eq!(entries(&cache), first);
+
+    // A changed MLmodel: a new entry, whose unchanged ONNX file is reused, not downloaded.
+    let out = python(&["replace", spec.to_str().unwrap()], &env, t);
+    assert!(out.contains("replaced"), "{out}");
+    let s = serve("s3://homeml-models/iris", "serve3.log");
+    let out = python(
+        &[
+            "check",
+            &format!("http://{}", s.addr),
+            spec.to_str().unwrap(),
+        ],
+        &env,
+        t,
+    );
+    assert!(out.contains("served OK"), "{out}");
+    drop(s);
+    let second: Vec<_> = entries(&cache)
+        .into_iter()
+        .filter(|e| !first.contains(e))
+        .collect();
+    assert_eq!(second.len(), 1, "{second:?}");
+    let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+    assert_eq!(
+        ino(&first[0].join("model.onnx")),
+        ino(&second[0].join("model.onnx")),
+        "the unchanged model.onnx was downloaded again"
+    );
+    assert!(std::fs::read_to_string(second[0].join("MLmodel"))
+        .unwrap()
+        .contains("0123456789abcdef0123456789abcdef"));
+
+    // The model the client wrote straight into S3 (MLflow 3 logged model), served from there.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    let direct_model = v["direct_model"].as_str().unwrap();
+    let s = serve(direct_model, "serve4.log");
+    let out = python(
+        &[
+            "check",
+            &format!("http://{}", s.addr),
+            spec.to_str().unwrap(),
+        ],
+        &env,
+        t,
+    );
+    assert!(out.contains("served OK"), "{out}");
+}
+
+fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_homeml"))
+        .args(["serve", "-m", uri, "-p", "0", "--model-cache-dir"])
+        .arg(cache)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("HOMEML_OBJECT_STORE_RETRIES", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serving {uri} succeeded");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(uri), "the error does not name {uri}: {text}");
+    assert!(!text.contains(SECRET), "a secret in the error: {text}");
+    text
+}
+
+#[test]
+fn errors_name_the_uri_and_hold_no_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let cache = t.join("cache");
+    let m = moto(&t.join("moto.log"));
+    let text = serve_fails("s3://no-such-bucket/m", &aws_env(&m.endpoint), &cache);
+    assert!(text.contains("does not exist"), "{text}");
+    drop(m);
+    // Nothing listens there any more.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let text = serve_fails("s3://some-bucket/m", &aws_env(&closed), &cache);
+    assert!(text.contains("cannot reach"), "{text}");
+    let leftovers = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "a failed resolve left files in the cache");
+}
