@@ -20,3 +20,6 @@ mod io;
 
 pub use forest::{CategoryRule, Decision, Forest, ForestError, Missing, BLOCK_ROWS, MAX_NODES};
 pub use io::{tabular_io, INPUT_NAME};
+
+#[cfg(feature = "bench")]
+pub mod bench;
