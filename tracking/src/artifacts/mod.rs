@@ -5,10 +5,10 @@
 mod local;
 mod model_cache;
 mod object;
-mod path;
+pub(crate) mod path;
 mod remote;
 mod runtime;
-mod store;
+pub(crate) mod store;
 
 use std::sync::Arc;
 

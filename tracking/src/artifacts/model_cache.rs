@@ -18,8 +18,7 @@ use sha2::{Digest, Sha256};
 use super::object::{ObjectArtifactStore, ObjectEntry};
 use super::path::safe_relative_path;
 use crate::error::{Result, TrackingError};
-use crate::rest::download::{entry_is_complete, hex, sweep_stale};
-use crate::rest::DOWNLOAD_MANIFEST;
+use crate::rest::download::{entry_is_complete, hex, sweep_stale, DOWNLOAD_MANIFEST};
 
 const MLMODEL: &str = "MLmodel";
 /// Most files of one model.

@@ -81,7 +81,7 @@ impl ObjectUri {
         if authority.is_empty() || authority.contains(['?', '#']) || path.contains(['?', '#']) {
             return Err(bad(uri, "expected <scheme>://<bucket>/<prefix>"));
         }
-        let prefix = super::safe_relative_path(path).map_err(|e| bad(uri, e.to_string()))?;
+        let prefix = super::path::safe_relative_path(path).map_err(|e| bad(uri, e.to_string()))?;
         let (bucket, url) = match kind {
             ObjectStoreKind::Azure => {
                 let (container, account_host) = match authority.split_once('@') {

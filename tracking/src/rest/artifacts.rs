@@ -7,7 +7,8 @@ use std::io::Read;
 
 use super::http::{encode_path, About, Http};
 use super::wire;
-use crate::artifacts::{safe_relative_path, ArtifactReader, ArtifactStore};
+use crate::artifacts::path::safe_relative_path;
+use crate::artifacts::store::{ArtifactReader, ArtifactStore};
 use crate::entities::FileInfo;
 use crate::error::Result;
 

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::handle::{proxy_path, RestStore};
 use crate::api::{LoggedModelStatus, SearchLoggedModels, TrackingStore};
-use crate::artifacts::ArtifactStore;
+use crate::artifacts::store::ArtifactStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
 
@@ -150,7 +150,7 @@ impl RestStore {
                 .trim_start_matches('/')
                 .split_once('/')
                 .ok_or_else(|| bad(uri, "expected runs:/<run_id>/<path>"))?;
-            let sub = crate::artifacts::safe_relative_path(sub.trim_end_matches('/'))?;
+            let sub = crate::artifacts::path::safe_relative_path(sub.trim_end_matches('/'))?;
             let run = self.get_run(run_id)?;
             let base = proxy_path(&run.info.artifact_uri)
                 .ok_or_else(|| unserved(uri, &run.info.artifact_uri))?;
@@ -344,7 +344,7 @@ impl RestStore {
                     continue;
                 }
                 let rel = join(&rel_dir, &name);
-                let rel = crate::artifacts::safe_relative_path(&rel)?;
+                let rel = crate::artifacts::path::safe_relative_path(&rel)?;
                 if f.is_dir {
                     let d = dest.join(&rel);
                     std::fs::create_dir_all(&d).map_err(|e| TrackingError::io(&d, e))?;
@@ -435,7 +435,7 @@ pub(crate) fn entry_is_complete(entry: &Path) -> bool {
     };
     files.iter().all(|(rel, meta)| {
         let size = meta.get("size").and_then(|s| s.as_u64());
-        crate::artifacts::safe_relative_path(rel).is_ok()
+        crate::artifacts::path::safe_relative_path(rel).is_ok()
             && std::fs::metadata(entry.join(rel))
                 .is_ok_and(|m| m.is_file() && Some(m.len()) == size)
     })

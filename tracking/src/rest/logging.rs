@@ -14,7 +14,8 @@ use crate::api::{
     CreateLoggedModel, CreateModelVersion, CreateRegisteredModel, LoggedModelStatus, ModelOutput,
     TrackingStore,
 };
-use crate::artifacts::{safe_relative_path, ArtifactStore};
+use crate::artifacts::path::safe_relative_path;
+use crate::artifacts::store::ArtifactStore;
 use crate::entities::{LogModelOptions, LoggedModel};
 use crate::error::{Result, TrackingError};
 use crate::names;
