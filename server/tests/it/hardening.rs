@@ -112,7 +112,15 @@ async fn stalled_bodies_hold_only_what_they_sent_and_get_408() {
         let (status, head, body) = read_answer(s).await;
         assert_eq!(status, 408, "{head}{body}");
         assert!(head.contains("\r\nconnection: close"), "{head}");
-        assert!(body.contains("stalled"), "{body}");
+        // Which of the two deadlines fires first depends on when the server saw the first bytes: the
+        // no-bytes-for-1-s deadline ("stalled") or the minimum rate after the first second ("came too
+        // slowly", when the first frame was read a little after the request started, as on a loaded
+        // machine). Both are this attack's answer.
+        assert!(
+            body.contains("the request body stalled")
+                || body.contains("the request body came too slowly"),
+            "{body}"
+        );
         closed(s).await;
     }
     let text = metrics_text(addr).await;
