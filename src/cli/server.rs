@@ -116,7 +116,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
                     Some(pages_store) => {
                         let pages: ui::Pages =
                             Arc::new(move |path: &str| Some(crate::ui::render(&pages_store, path)));
-                        UiSource::Pages(pages)
+                        UiSource::Pages(ui::OwnPages {
+                            render: pages,
+                            csp: crate::ui::headers::content_security_policy(),
+                        })
                     }
                     None => {
                         eprintln!(

@@ -237,8 +237,9 @@ fn static_prefix_and_homemls_own_pages_without_the_bundle() {
         body.contains("<h2>Experiments</h2>") && body.contains("href=\"/p/experiments/0\""),
         "{body}"
     );
+    // The policy of `homeml ui`: the pages' one stylesheet admitted by its hash, nothing inline else.
     assert!(
-        head.contains("content-security-policy: default-src 'none'"),
+        head.contains("content-security-policy: default-src 'none'; style-src 'sha256-"),
         "{head}"
     );
     assert_eq!(request(&own.addr, "GET", "/p/experiments/0", "").0, 200);

@@ -26,11 +26,6 @@ pub const UI_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self
 img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
 frame-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-/// The Content-Security-Policy of homeml's own pages (HTML with inline styles and SVG, no script).
-pub const OWN_PAGES_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
 /// The policy of artifact downloads: nothing in them runs, even if a browser opens one.
 const ARTIFACT_CSP: &str = "default-src 'none'; sandbox; frame-ancestors 'none'";
 
@@ -44,13 +39,23 @@ const MAX_GRAPHQL_BODY: usize = 1 << 20;
 /// or `None` when it has no page there.
 pub type Pages = Arc<dyn Fn(&str) -> Option<(StatusCode, String)> + Send + Sync>;
 
+/// homeml's own pages and the Content-Security-Policy they are sent with (the renderer knows what its
+/// pages hold, e.g. its stylesheet's hash; `homeml ui` sends the same policy).
+#[derive(Clone)]
+pub struct OwnPages {
+    /// The pages.
+    pub render: Pages,
+    /// Their policy.
+    pub csp: &'static str,
+}
+
 /// What the server shows at `/`.
 #[derive(Clone, Default)]
 pub enum UiSource {
     /// MLflow's built UI: a folder with `index.html` (the wheel's `mlflow/server/js/build`).
     Bundle(PathBuf),
     /// homeml's own read-only pages (no MLflow bundle was found).
-    Pages(Pages),
+    Pages(OwnPages),
     /// No web UI.
     #[default]
     Off,
@@ -276,9 +281,10 @@ fn req_etag(req: &Request<Incoming>) -> Option<String> {
 }
 
 /// One of homeml's pages, with a line saying how to get MLflow's UI, its links under the prefix.
-async fn own_page(app: &App, pages: Pages, path: String) -> Result<Resp, ApiError> {
+async fn own_page(app: &App, pages: OwnPages, path: String) -> Result<Resp, ApiError> {
     let prefix = app.static_prefix.clone();
-    let rendered = blocking(move || Ok(pages(&path))).await?;
+    let render = pages.render.clone();
+    let rendered = blocking(move || Ok(render(&path))).await?;
     let Some((status, html)) = rendered else {
         return Err(not_found("this path"));
     };
@@ -293,7 +299,7 @@ async fn own_page(app: &App, pages: Pages, path: String) -> Result<Resp, ApiErro
         html = html.replace("href=\"/", &format!("href=\"{prefix}/"));
     }
     let mut resp = text(status, "text/html; charset=utf-8", html);
-    security_headers_with(&mut resp, OWN_PAGES_CSP);
+    security_headers_with(&mut resp, pages.csp);
     set(&mut resp, "cache-control", "no-cache");
     Ok(resp)
 }

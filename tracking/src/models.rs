@@ -28,6 +28,23 @@ fn dir_size(path: &Path) -> u64 {
     }
 }
 
+/// Checks a `log_model` call's names (the model's, and the registered model's if any) and reads the
+/// `MLmodel` of the directory to log: the first step of logging a model on every store.
+pub(crate) fn read_model_to_log(
+    name: &str,
+    model_dir: &Path,
+    opts: &LogModelOptions,
+) -> Result<MlModel> {
+    names::validate_key("model name", name)?;
+    if let Some(reg) = &opts.register_as {
+        names::validate_model_name(reg)?;
+    }
+    MlModel::read_dir(model_dir).map_err(|source| TrackingError::Model {
+        path: model_dir.to_path_buf(),
+        source,
+    })
+}
+
 /// Fills what MLflow writes into a logged copy's MLmodel: `run_id`, `model_id`, `model_uuid`,
 /// `artifact_path`, `utc_time_created`, `mlflow_version` and `model_size_bytes` (of `dir`).
 pub(crate) fn stamp_mlmodel(
@@ -61,14 +78,7 @@ impl Store {
         model_dir: &Path,
         opts: LogModelOptions,
     ) -> Result<LoggedModel> {
-        names::validate_key("model name", name)?;
-        if let Some(reg) = &opts.register_as {
-            names::validate_model_name(reg)?;
-        }
-        let mut mlmodel = MlModel::read_dir(model_dir).map_err(|source| TrackingError::Model {
-            path: model_dir.to_path_buf(),
-            source,
-        })?;
+        let mut mlmodel = read_model_to_log(name, model_dir, &opts)?;
         let run_dir = self.active_run_dir(run_id)?;
         let info = self.get_run_info(run_id)?;
         let exp_dir = self.experiment_dir(&info.experiment_id)?;

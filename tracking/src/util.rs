@@ -333,7 +333,9 @@ fn has_scheme(uri: &str) -> bool {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX`-decoding (URIs' paths, users and passwords, artifact paths): a `%` not followed by two hex
+/// digits stays as it is; bytes that do not form UTF-8 become U+FFFD.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -2,33 +2,13 @@
 //! no `..` segment, no backslash, no NUL, no drive letter, and nothing that decodes to one of those.
 
 use crate::error::{Result, TrackingError};
+use crate::util::percent_decode;
 
 fn refuse(path: &str, why: &str) -> TrackingError {
     TrackingError::InvalidValue {
         what: "artifact path",
         reason: format!("Invalid path '{path}': {why}"),
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn check_plain(original: &str, p: &str) -> Result<()> {

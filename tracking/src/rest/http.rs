@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::error::{Result, TrackingError};
+use crate::util::percent_decode;
 
 /// The `Authorization` header value; its `Debug` never shows it.
 #[derive(Clone)]
@@ -138,28 +139,6 @@ fn split_userinfo(uri: &str) -> Option<(&str, Option<&str>, &str)> {
         Some(at) => Some((scheme, Some(&rest[..at]), &rest[at + 1..])),
         None => Some((scheme, None, rest)),
     }
-}
-
-/// `%XX`-decoding of a URI's user or password.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes one path segment or query value (RFC 3986 unreserved characters stay).

@@ -7,8 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use homeml_flavor::MlModel;
-
 use super::handle::{proxy_path, RestStore};
 use crate::api::{
     CreateLoggedModel, CreateModelVersion, CreateRegisteredModel, LoggedModelStatus, ModelOutput,
@@ -18,7 +16,6 @@ use crate::artifacts::path::safe_relative_path;
 use crate::artifacts::store::ArtifactStore;
 use crate::entities::{LogModelOptions, LoggedModel};
 use crate::error::{Result, TrackingError};
-use crate::names;
 
 /// Every file under `dir` as (`/`-separated relative path, absolute path), sorted.
 fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
@@ -100,14 +97,7 @@ impl RestStore {
         model_dir: &Path,
         opts: LogModelOptions,
     ) -> Result<LoggedModel> {
-        names::validate_key("model name", name)?;
-        if let Some(reg) = &opts.register_as {
-            names::validate_model_name(reg)?;
-        }
-        let mut mlmodel = MlModel::read_dir(model_dir).map_err(|source| TrackingError::Model {
-            path: model_dir.to_path_buf(),
-            source,
-        })?;
+        let mut mlmodel = crate::models::read_model_to_log(name, model_dir, &opts)?;
         let run = self.get_run(run_id)?;
         let mut tags = BTreeMap::new();
         for k in [
