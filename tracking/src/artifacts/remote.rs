@@ -184,6 +184,16 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Makes ring rustls' process-wide crypto provider, once: reqwest is built without a provider of its
+/// own (see Cargo.toml), and a provider installed earlier by the embedding program is kept.
+fn install_tls_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means a provider is already installed, which is what is needed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The bounded retries of every store: `HOMEML_OBJECT_STORE_RETRIES` times (default 4).
 fn retry_config() -> RetryConfig {
     let max_retries = env("HOMEML_OBJECT_STORE_RETRIES")
@@ -221,6 +231,7 @@ fn build_error(uri: &ObjectUri, secrets: &Secrets, e: object_store::Error) -> Tr
 /// An object_store client for the bucket of `uri`, configured from the environment, and the
 /// secrets to scrub from its errors.
 pub(crate) fn connect(uri: &ObjectUri) -> Result<(Arc<dyn ObjectStore>, Secrets)> {
+    install_tls_crypto();
     let secrets = Secrets::from_env();
     let retry = retry_config();
     let store: Arc<dyn ObjectStore> = match uri.kind {
