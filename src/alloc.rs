@@ -5,6 +5,8 @@
 //! a burst of 30 MB requests therefore kept ~1.6 GB resident (bench/hardening.md). `homeml serve`
 //! calls [`collect`] when a runtime thread parks (at most once a second per thread: its own heap's
 //! free pages), and a small thread calls it every second (the process-wide purge of expired pages).
+//! `homeml server` does the same, and its blocking-pool threads (where the store's reads and
+//! writes run) call [`collect_all`] as they exit after a second without work.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -23,6 +25,14 @@ pub fn collect() {
     // SAFETY: `mi_collect` takes a plain bool, has no preconditions and may be called from any
     // thread at any time (mimalloc's documented API); mimalloc is this process's allocator.
     unsafe { mi_collect(false) }
+}
+
+/// Frees everything the calling thread's heap holds unused and purges free pages at once, without
+/// waiting for mimalloc's purge delay (for a thread about to exit: its heap is otherwise abandoned
+/// with its free pages still resident until another thread reclaims it).
+pub fn collect_all() {
+    // SAFETY: as in `collect`: no preconditions, any thread, any time.
+    unsafe { mi_collect(true) }
 }
 
 /// [`collect`], at most once per [`EVERY`] on the calling thread (for a runtime's park hook).

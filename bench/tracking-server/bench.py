@@ -1,5 +1,5 @@
-"""bench/tracking-server.md in one run: the same REST workload against `homeml server` (file store) and the
-real `mlflow server` (SQLite backend and file store), all three started by this script on loopback.
+"""bench/tracking-server.md in one run: the same REST workload against `homeml server` (file store and SQLite) and the
+real `mlflow server` (SQLite backend and file store), all four started by this script on loopback.
 
     .venv/bin/python bench/tracking-server/bench.py HOMEML_BIN [--reps 3] [--secs 5] [--runs 10000]
         [--points 100000] [--artifact-mb 64] [--json OUT.json]
@@ -301,7 +301,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--artifact-mb", type=int, default=64)
-    ap.add_argument("--servers", default="homeml,mlflow-sqlite,mlflow-file")
+    ap.add_argument("--servers", default="homeml,homeml-sqlite,mlflow-sqlite,mlflow-file")
     ap.add_argument("--json")
     a = ap.parse_args()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
@@ -310,16 +310,18 @@ def main():
     specs = {
         "homeml": ([a.homeml, "server", "--backend-store-uri", f"{tmp}/homeml/mlruns", "--artifacts-destination",
                     f"{tmp}/homeml/art", "--port", "15101"], base, 15101),
-        "mlflow-sqlite": ([mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{tmp}/sqlite/mlflow.db",
-                           "--artifacts-destination", f"{tmp}/sqlite/art", "--host", "127.0.0.1", "--port", "15102"],
+        "homeml-sqlite": ([a.homeml, "server", "--backend-store-uri", f"sqlite:///{tmp}/homeml-sqlite/mlflow.db",
+                           "--artifacts-destination", f"{tmp}/homeml-sqlite/art", "--port", "15104"], base, 15104),
+        "mlflow-sqlite": ([mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{tmp}/mlflow-sqlite/mlflow.db",
+                           "--artifacts-destination", f"{tmp}/mlflow-sqlite/art", "--host", "127.0.0.1", "--port", "15102"],
                           base, 15102),
-        "mlflow-file": ([mlflow_bin, "server", "--backend-store-uri", f"{tmp}/file/mlruns", "--artifacts-destination",
-                         f"{tmp}/file/art", "--host", "127.0.0.1", "--port", "15103"],
+        "mlflow-file": ([mlflow_bin, "server", "--backend-store-uri", f"{tmp}/mlflow-file/mlruns", "--artifacts-destination",
+                         f"{tmp}/mlflow-file/art", "--host", "127.0.0.1", "--port", "15103"],
                         {**base, "MLFLOW_ALLOW_FILE_STORE": "true"}, 15103),
     }
     names = a.servers.split(",")
     for n in names:
-        os.makedirs(f"{tmp}/{n.split('-')[-1]}", exist_ok=True)
+        os.makedirs(f"{tmp}/{n}", exist_ok=True)
     s0 = steal_ticks()
     print(f"start {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load {os.getloadavg()}, tmp {tmp}", flush=True)
     servers = []
@@ -344,7 +346,7 @@ def main():
             s["batch_runs"] = [c.post("runs/create", {"experiment_id": s["exp_w"]})["run"]["info"]["run_id"] for _ in range(8)]
             s["one_run"] = c.post("runs/create", {"experiment_id": s["exp_w"]})["run"]["info"]["run_id"]
             s["hist_run"] = c.post("runs/create", {"experiment_id": s["exp_w"]})["run"]["info"]["run_id"]
-            if s["name"] == "homeml":
+            if s["name"].startswith("homeml"):
                 for k in range(8):
                     jobs.append((w_seed_runs, (s["port"], s["exp_s"], per + (a.runs % 8 if k == 0 else 0))))
             else:
@@ -354,9 +356,9 @@ def main():
                 w_seed_runs(s["port"], s["exp_s"], 1, q)
                 tpl = c.post("runs/search", {"experiment_ids": [s["exp_s"]]})["runs"][0]["info"]["run_id"]
                 if s["name"] == "mlflow-sqlite":
-                    clone_sqlite(f"{tmp}/sqlite/mlflow.db", tpl, a.runs - 1)
+                    clone_sqlite(f"{tmp}/mlflow-sqlite/mlflow.db", tpl, a.runs - 1)
                 else:
-                    clone_file_store(f"{tmp}/file/mlruns", s["exp_s"], tpl, a.runs - 1)
+                    clone_file_store(f"{tmp}/mlflow-file/mlruns", s["exp_s"], tpl, a.runs - 1)
             nb = a.points // 1000
             for k in range(4):
                 jobs.append((w_seed_history, (s["port"], s["hist_run"], k * nb // 4, (k + 1) * nb // 4 - k * nb // 4)))
@@ -406,13 +408,16 @@ def main():
     print(f"end {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load {os.getloadavg()}, steal {steal:.0f}%")
     print()
     cols = [s["name"] for s in servers]
-    print("| figure | " + " | ".join(cols) + " | homeml speed-up vs " + " | homeml speed-up vs ".join(cols[1:]) + " |")
-    print("|---|" + "---:|" * (2 * len(cols) - 1))
+    ours = [c for c in cols if c.startswith("homeml")]
+    peers = [c for c in cols if not c.startswith("homeml")]
+    pairs = [(h, p) for h in ours for p in peers]
+    print("| figure | " + " | ".join(cols) + " | " + " | ".join(f"{h} vs {p}" for h, p in pairs) + " |")
+    print("|---|" + "---:|" * (len(cols) + len(pairs)))
     higher = {t: h for t, _, _, h in figs}
     for title, per_server in res["figures"].items():
         med = {k: statistics.median(v) for k, v in per_server.items()}
         hb = higher.get(title, True)
-        ratios = [(med["homeml"] / med[c] if hb else med[c] / med["homeml"]) for c in cols[1:]] if "homeml" in med else []
+        ratios = [(med[h] / med[p] if hb else med[p] / med[h]) for h, p in pairs]
         print(f"| {title} | " + " | ".join(f"{med[c]:,.3f} ({', '.join(f'{x:,.3f}' for x in per_server[c])})" for c in cols)
               + " | " + " | ".join(f"{r:.1f}x" for r in ratios) + " |")
     for s in servers:

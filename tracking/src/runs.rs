@@ -79,8 +79,26 @@ fn rel_path<'a>(buf: &'a mut String, name: &str, file: &str) -> &'a str {
     buf
 }
 
+/// The threads a listing reads run folders on: the cores, at most 8.
+fn reader_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8)
+}
+
+/// How much of each run folder a listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunDepth {
+    /// `meta.yaml` only: the run's info, with empty data and no model outputs (enough to filter and
+    /// sort on attributes, and to page).
+    Info,
+    /// The info, the latest metrics, params, tags and model outputs.
+    Full,
+}
+
 /// The run folders a listing reads.
-struct RunFolders {
+pub(crate) struct RunFolders {
     /// The experiment folders, held open.
     exps: Vec<fsx::OpenDir>,
     /// The run folders as (index into `exps`, folder name).
@@ -275,12 +293,18 @@ impl Store {
             return Err(not_found());
         };
         let exp = fsx::OpenDir::open(parent)?.ok_or_else(not_found)?;
-        self.read_run_dir_in(&mut fsx::Reader::new(), &exp, name, ViewType::All)?
-            .ok_or_else(not_found)
+        self.read_run_dir_in(
+            &mut fsx::Reader::new(),
+            &exp,
+            name,
+            ViewType::All,
+            RunDepth::Full,
+        )?
+        .ok_or_else(not_found)
     }
 
     /// Reads the run folder `name` of the open experiment folder `exp` when its lifecycle stage
-    /// is in `view`; the params, metrics and tags of a run outside the view are not read.
+    /// is in `view`, to `depth`; the params, metrics and tags of a run outside the view are not read.
     ///
     /// Every file and folder of the run is opened relative to the open experiment folder
     /// (`<name>/meta.yaml`, `<name>/params`, ...): the kernel resolves two short names and the
@@ -291,6 +315,7 @@ impl Store {
         exp: &fsx::OpenDir,
         name: &str,
         view: ViewType,
+        depth: RunDepth,
     ) -> Result<Option<Run>> {
         // `<name>/<file>`, built in one reused string.
         let mut rel = String::with_capacity(name.len() + 16);
@@ -303,6 +328,13 @@ impl Store {
         let info = run_info_from_meta(&m, &dir)?;
         if !view.admits(info.lifecycle_stage) {
             return Ok(None);
+        }
+        if depth == RunDepth::Info {
+            return Ok(Some(Run {
+                info,
+                data: RunData::default(),
+                model_outputs: Vec::new(),
+            }));
         }
         let metrics =
             crate::metrics::latest_metrics_in(rd, exp.sub(rel_path(&mut rel, name, "metrics"))?)?;
@@ -350,11 +382,12 @@ impl Store {
         view: ViewType,
     ) -> Result<Vec<Run>> {
         let folders = self.run_folders(experiment_ids)?;
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8);
-        let mut runs = self.read_run_dirs(&folders, view, threads)?;
+        let all: Vec<usize> = (0..folders.runs.len()).collect();
+        let mut runs: Vec<Run> = self
+            .read_run_dirs(&folders, &all, view, RunDepth::Full, reader_threads())?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         runs.sort_by(|a, b| {
             b.info
                 .start_time
@@ -362,6 +395,38 @@ impl Store {
                 .then_with(|| a.info.run_id.cmp(&b.info.run_id))
         });
         Ok(runs)
+    }
+
+    /// The runs of some experiments in a view, read to `depth`, in folder order, each with its
+    /// index in the returned folders (for [`Self::complete_runs`]).
+    pub(crate) fn list_runs<S: AsRef<str>>(
+        &self,
+        experiment_ids: &[S],
+        view: ViewType,
+        depth: RunDepth,
+    ) -> Result<(RunFolders, Vec<(usize, Run)>)> {
+        let folders = self.run_folders(experiment_ids)?;
+        let all: Vec<usize> = (0..folders.runs.len()).collect();
+        let runs = self.read_run_dirs(&folders, &all, view, depth, reader_threads())?;
+        Ok((folders, runs))
+    }
+
+    /// Runs listed by [`Self::list_runs`] at [`RunDepth::Info`], read again in full, in the order
+    /// given. A run whose folder went away since (deleted by another writer) is left out.
+    pub(crate) fn complete_runs(
+        &self,
+        folders: &RunFolders,
+        listed: &[usize],
+        view: ViewType,
+    ) -> Result<Vec<Run>> {
+        let mut sorted = listed.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut full: std::collections::HashMap<usize, Run> = self
+            .read_run_dirs(folders, &sorted, view, RunDepth::Full, reader_threads())?
+            .into_iter()
+            .collect();
+        Ok(listed.iter().filter_map(|i| full.remove(i)).collect())
     }
 
     /// The run folders of some experiments, in folder-name order within each experiment.
@@ -388,18 +453,21 @@ impl Store {
         Ok(f)
     }
 
-    /// Reads run folders on up to `threads` threads; each thread takes the next block of folders
-    /// from a shared counter, so a slow thread (a busy core) does not hold the others back. The
-    /// runs come back in folder order, and an error is the one of the first failing folder in
-    /// folder order: once a folder fails, no block after it is started, and every block before
-    /// it is read to its end.
+    /// Reads the run folders `which` (indices into `folders.runs`, ascending) to `depth` on up to
+    /// `threads` threads; each thread takes the next block of folders from a shared counter, so a
+    /// slow thread (a busy core) does not hold the others back. The runs come back in folder order
+    /// with their folder index, and an error is the one of the first failing folder in folder
+    /// order: once a folder fails, no block after it is started, and every block before it is
+    /// read to its end.
     fn read_run_dirs(
         &self,
         folders: &RunFolders,
+        which: &[usize],
         view: ViewType,
+        depth: RunDepth,
         threads: usize,
-    ) -> Result<Vec<Run>> {
-        let (exps, dirs) = (&folders.exps, &folders.runs);
+    ) -> Result<Vec<(usize, Run)>> {
+        let (exps, dirs) = (&folders.exps, which);
         const BLOCK: usize = 32;
         let next = AtomicUsize::new(0);
         // The index of the first failing folder found so far (usize::MAX: none).
@@ -414,10 +482,13 @@ impl Store {
                     return (out, None);
                 }
                 let end = (start + BLOCK).min(dirs.len());
-                for (i, (exp, name)) in dirs[start..end].iter().enumerate() {
+                for (i, folder) in dirs[start..end].iter().enumerate() {
                     let i = start + i;
+                    let Some((exp, name)) = folders.runs.get(*folder) else {
+                        continue;
+                    };
                     let exp = &exps[*exp];
-                    match self.read_run_dir_in(&mut rd, exp, name, view) {
+                    match self.read_run_dir_in(&mut rd, exp, name, view, depth) {
                         Ok(Some(r)) => out.push((i, r)),
                         Ok(None) => {}
                         // A folder without meta.yaml is not a run (MLflow warns and skips it too).
@@ -473,7 +544,7 @@ impl Store {
         }
         // Each thread's runs are in folder order; put the threads' blocks back in order.
         all.sort_unstable_by_key(|(i, _)| *i);
-        Ok(all.into_iter().map(|(_, r)| r).collect())
+        Ok(all.into_iter().map(|(i, r)| (which[i], r)).collect())
     }
 
     /// The run folder, after checking the run is active (MLflow refuses writes to deleted runs).
@@ -651,7 +722,17 @@ mod tests {
     fn listing(s: &Store, exp: &str, threads: usize, short_read_is_eof: bool) -> Result<Vec<Run>> {
         let mut folders = s.run_folders(&[exp]).unwrap();
         folders.short_read_is_eof = short_read_is_eof;
-        s.read_run_dirs(&folders, ViewType::ActiveOnly, threads)
+        let all: Vec<usize> = (0..folders.runs.len()).collect();
+        Ok(s.read_run_dirs(
+            &folders,
+            &all,
+            ViewType::ActiveOnly,
+            RunDepth::Full,
+            threads,
+        )?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
     }
 
     fn summary(runs: &[Run]) -> Vec<String> {

@@ -6,6 +6,8 @@ mod logged_models;
 mod query;
 mod registry;
 mod runs;
+#[cfg(test)]
+mod search_tests;
 mod searchable;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use crate::api::Page;
 use crate::error::{Result, TrackingError};
 use crate::search::eval::{self, Searchable};
-use crate::search::{page, parse_filter, parse_order_by, Dialect, OrderBy, SearchError};
+use crate::search::{page, parse_filter, parse_order_by, Dialect, KeyType, OrderBy, SearchError};
 
 pub(crate) fn search_error(e: SearchError) -> TrackingError {
     TrackingError::InvalidValue {
@@ -43,6 +43,18 @@ pub(crate) struct Spec<'a> {
     pub(crate) dialect: Dialect,
     pub(crate) max_results: usize,
     pub(crate) page_token: Option<&'a str>,
+}
+
+/// Whether the filter and order_by name only attributes (no metrics, params, tags or datasets), so
+/// that objects read without their data can be filtered, sorted and paged.
+pub(crate) fn names_only_attributes(spec: &Spec<'_>) -> Result<bool> {
+    let filter = parse_filter(spec.filter.unwrap_or(""), spec.dialect).map_err(search_error)?;
+    Ok(filter
+        .clauses
+        .iter()
+        .map(|c| c.key_type)
+        .chain(spec.orders.iter().map(|o| o.key_type))
+        .all(|k| k == KeyType::Attribute))
 }
 
 /// Filters, sorts (order_by, then `default_order`) and pages `items`.

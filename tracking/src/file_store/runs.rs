@@ -16,7 +16,7 @@ use crate::error::{Result, TrackingError};
 use crate::fsx;
 use crate::meta::Meta;
 use crate::metrics::{format_line, format_model_line};
-use crate::runs::{TAG_RUN_NAME, TAG_USER};
+use crate::runs::{RunDepth, TAG_RUN_NAME, TAG_USER};
 use crate::search::Dialect;
 use crate::store::{Store, META};
 use crate::util;
@@ -103,8 +103,17 @@ impl Store {
             .filter
             .as_deref()
             .is_some_and(|f| f.to_ascii_lowercase().contains("dataset"));
-        let mut rows = Vec::new();
-        for run in self.search_runs_view(&ids, req.view)? {
+        // A search on attributes only (the default order, start_time, run names, status...) reads
+        // every run's meta.yaml, sorts and pages on that, and reads the data of the page's runs
+        // only; one naming metrics, params, tags or datasets reads every run in full.
+        let depth = if !needs_datasets && query::names_only_attributes(&spec)? {
+            RunDepth::Info
+        } else {
+            RunDepth::Full
+        };
+        let (folders, listed) = self.list_runs(&ids, req.view, depth)?;
+        let mut rows = Vec::with_capacity(listed.len());
+        for (folder, run) in listed {
             let datasets = if needs_datasets {
                 self.api_run_inputs(&run.info.run_id)?
                     .dataset_inputs
@@ -121,7 +130,11 @@ impl Store {
             } else {
                 Vec::new()
             };
-            rows.push(RunRow { run, datasets });
+            rows.push(RunRow {
+                run,
+                datasets,
+                folder,
+            });
         }
         let page = query::run(rows, &spec, |a, b| {
             b.run
@@ -130,8 +143,15 @@ impl Store {
                 .cmp(&a.run.info.start_time)
                 .then_with(|| a.run.info.run_id.cmp(&b.run.info.run_id))
         })?;
+        let items = match depth {
+            RunDepth::Full => page.items.into_iter().map(|r| r.run).collect(),
+            RunDepth::Info => {
+                let on_page: Vec<usize> = page.items.iter().map(|r| r.folder).collect();
+                self.complete_runs(&folders, &on_page, req.view)?
+            }
+        };
         Ok(Page {
-            items: page.items.into_iter().map(|r| r.run).collect(),
+            items,
             next_page_token: page.next_page_token,
         })
     }

@@ -15,10 +15,12 @@ fn n(v: Option<i64>) -> Option<Value<'static>> {
     v.map(|x| Value::Num(x as f64))
 }
 
-/// A run with its inputs' (name, digest, context) for `datasets.*` clauses.
+/// A run with its inputs' (name, digest, context) for `datasets.*` clauses, and its folder's index
+/// in the listing it came from.
 pub(crate) struct RunRow {
     pub(crate) run: Run,
     pub(crate) datasets: Vec<(String, String, String)>,
+    pub(crate) folder: usize,
 }
 
 impl Searchable for RunRow {
