@@ -56,6 +56,54 @@ pub(crate) fn json_of(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
+/// What `homeml quickstart` leaves in the store at `tracking_uri`, as the CLI lists it: the
+/// Default and quickstart experiments, 4 runs, 4 registered models at version 1. Returns the
+/// newest run's id.
+pub(crate) fn assert_quickstart_listed(tracking_uri: &str) -> String {
+    let list = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--json", "--tracking-uri", tracking_uri]);
+        json_of(&common::run_ok(&mut homeml(&all)))
+    };
+    let exps = list(&["experiments", "list"]);
+    let names: Vec<&str> = exps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Default", "homeml-quickstart"], "{exps}");
+    let runs = list(&["runs", "list", "-e", "homeml-quickstart"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let models = list(&["models", "list"]);
+    let models = models.as_array().unwrap();
+    assert_eq!(models.len(), 4, "{models:?}");
+    assert!(
+        models.iter().all(|m| m["latest_version"] == 1),
+        "{models:?}"
+    );
+    runs[0]["info"]["run_id"].as_str().unwrap().to_string()
+}
+
+/// `homeml serve -m MODEL --tracking-uri URI --model-cache-dir CACHE -p 0` with `extra` arguments.
+pub(crate) fn serve_cmd(model: &str, tracking_uri: &str, cache: &Path, extra: &[&str]) -> Command {
+    let cache = cache.to_str().expect("a UTF-8 temp path");
+    let mut args = vec![
+        "serve",
+        "-m",
+        model,
+        "--tracking-uri",
+        tracking_uri,
+        "--model-cache-dir",
+        cache,
+        "-p",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    homeml(&args)
+}
+
 /// One GET over a fresh connection: (status, body). For answers with a Content-Length.
 fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
@@ -114,32 +162,7 @@ fn cli_and_rust_training_over_http_are_read_back_by_the_real_mlflow_client() {
         "{out}"
     );
 
-    let exps = json_of(&common::run_ok(&mut homeml(&[
-        "experiments",
-        "list",
-        "--json",
-        "--tracking-uri",
-        &url,
-    ])));
-    let names: Vec<&str> = exps
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
-    assert_eq!(names, ["Default", "homeml-quickstart"], "{exps}");
-    let runs = json_of(&common::run_ok(&mut homeml(&[
-        "runs",
-        "list",
-        "-e",
-        "homeml-quickstart",
-        "--json",
-        "--tracking-uri",
-        &url,
-    ])));
-    let runs = runs.as_array().unwrap();
-    assert_eq!(runs.len(), 4, "{runs:?}");
-    let run_id = runs[0]["info"]["run_id"].as_str().unwrap().to_string();
+    let run_id = assert_quickstart_listed(&url);
     let shown = json_of(&common::run_ok(&mut homeml(&[
         "runs",
         "show",
@@ -154,22 +177,6 @@ fn cli_and_rust_training_over_http_are_read_back_by_the_real_mlflow_client() {
             .as_object()
             .is_some_and(|p| !p.is_empty()),
         "{shown}"
-    );
-    let models = json_of(&common::run_ok(&mut homeml(&[
-        "models",
-        "list",
-        "--json",
-        "--tracking-uri",
-        &url,
-    ])));
-    assert_eq!(models.as_array().map(Vec::len), Some(4), "{models}");
-    assert!(
-        models
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["latest_version"] == 1),
-        "{models}"
     );
 
     // What Rust logged over HTTP, read by MLflow's own client.
@@ -252,19 +259,12 @@ fn serve_downloads_from_the_server_and_follows_the_alias_by_polling() {
         &url,
     ]));
     let cache = tmp.path().join("cache");
-    let mut cmd = homeml(&[
-        "serve",
-        "-m",
+    let mut cmd = serve_cmd(
         "models:/iris-classifier@champion",
-        "--tracking-uri",
         &url,
-        "--model-cache-dir",
-        cache.to_str().unwrap(),
-        "--reload-interval-s",
-        "1",
-        "-p",
-        "0",
-    ]);
+        &cache,
+        &["--reload-interval-s", "1"],
+    );
     cmd.env("RUST_LOG", "info");
     let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
     assert_predicts_iris(&serve.addr, "iris-classifier");
@@ -307,19 +307,8 @@ fn serve_downloads_from_the_server_and_follows_the_alias_by_polling() {
         &url,
     ])));
     let run_id = mv["versions"][0]["run_id"].as_str().unwrap().to_string();
-    let mut cmd = homeml(&[
-        "serve",
-        "-m",
-        &format!("runs:/{run_id}/model"),
-        "--name",
-        "iris",
-        "--tracking-uri",
-        &url,
-        "--model-cache-dir",
-        cache.to_str().unwrap(),
-        "-p",
-        "0",
-    ]);
+    let model = format!("runs:/{run_id}/model");
+    let mut cmd = serve_cmd(&model, &url, &cache, &["--name", "iris"]);
     cmd.env("RUST_LOG", "info");
     let serve = Proc::spawn(cmd, tmp.path().join("serve-runs.log"));
     assert_predicts_iris(&serve.addr, "iris");
@@ -449,17 +438,12 @@ fn a_download_cut_short_leaves_no_model_and_credentials_stay_out_of_the_output()
     ]));
     let relay = start_relay(server.addr.clone(), "model.postcard");
     let cache: PathBuf = tmp.path().join("cache");
-    let out = homeml(&[
-        "serve",
-        "-m",
+    let out = serve_cmd(
         "models:/iris-classifier/1",
-        "--tracking-uri",
         &format!("http://{}", relay.addr),
-        "--model-cache-dir",
-        cache.to_str().unwrap(),
-        "-p",
-        "0",
-    ])
+        &cache,
+        &[],
+    )
     .env("MLFLOW_TRACKING_TOKEN", "sekrit-token-123")
     .env("RUST_LOG", "debug")
     .output()
@@ -572,19 +556,9 @@ fn a_download_cut_short_leaves_no_model_and_credentials_stay_out_of_the_output()
         .unwrap();
     rest.set_registered_model_alias("pending", "a", mv.version)
         .unwrap();
-    let out = homeml(&[
-        "serve",
-        "-m",
-        "models:/pending@a",
-        "--tracking-uri",
-        &url,
-        "--model-cache-dir",
-        cache.to_str().unwrap(),
-        "-p",
-        "0",
-    ])
-    .output()
-    .unwrap();
+    let out = serve_cmd("models:/pending@a", &url, &cache, &[])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("LOGGED_MODEL_PENDING"),
@@ -593,17 +567,7 @@ fn a_download_cut_short_leaves_no_model_and_credentials_stay_out_of_the_output()
     assert_eq!(complete_entries(&cache), 0);
 
     // The same model straight from the server: downloaded whole, then served.
-    let mut cmd = homeml(&[
-        "serve",
-        "-m",
-        "models:/iris-classifier/1",
-        "--tracking-uri",
-        &url,
-        "--model-cache-dir",
-        cache.to_str().unwrap(),
-        "-p",
-        "0",
-    ]);
+    let mut cmd = serve_cmd("models:/iris-classifier/1", &url, &cache, &[]);
     cmd.env("RUST_LOG", "info");
     let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
     assert_predicts_iris(&serve.addr, "iris-classifier");
@@ -698,17 +662,12 @@ fn https_tracking_uris_verify_the_server_with_the_ca_mlflow_users_configure() {
         );
     }
     // Serving a registered model downloaded over https.
-    let mut cmd = homeml(&[
-        "serve",
-        "-m",
+    let mut cmd = serve_cmd(
         "models:/iris-classifier/1",
-        "--tracking-uri",
         &url,
-        "--model-cache-dir",
-        tmp.path().join("cache").to_str().unwrap(),
-        "-p",
-        "0",
-    ]);
+        &tmp.path().join("cache"),
+        &[],
+    );
     cmd.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
     let serve = Proc::spawn(cmd, tmp.path().join("serve.log"));
     assert_predicts_iris(&serve.addr, "iris-classifier");

@@ -6,7 +6,7 @@
 //! MLFLOW_ARTIFACTS_DESTINATION) and predicts.
 
 use crate::common::{self, Proc};
-use crate::tracking_remote::{assert_predicts_iris, homeml, json_of};
+use crate::tracking_remote::{assert_predicts_iris, assert_quickstart_listed, homeml};
 
 #[test]
 fn cli_and_serve_read_a_sqlite_tracking_database() {
@@ -43,38 +43,7 @@ fn cli_and_serve_read_a_sqlite_tracking_database() {
     );
     drop(server);
 
-    let exps = json_of(&common::run_ok(&mut homeml(&[
-        "experiments",
-        "list",
-        "--json",
-        "--tracking-uri",
-        &db,
-    ])));
-    let names: Vec<&str> = exps
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
-    assert_eq!(names, ["Default", "homeml-quickstart"], "{exps}");
-    let runs = json_of(&common::run_ok(&mut homeml(&[
-        "runs",
-        "list",
-        "-e",
-        "homeml-quickstart",
-        "--json",
-        "--tracking-uri",
-        &db,
-    ])));
-    assert_eq!(runs.as_array().map(Vec::len), Some(4), "{runs}");
-    let models = json_of(&common::run_ok(&mut homeml(&[
-        "models",
-        "list",
-        "--json",
-        "--tracking-uri",
-        &db,
-    ])));
-    assert_eq!(models.as_array().map(Vec::len), Some(4), "{models}");
+    assert_quickstart_listed(&db);
     common::run_ok(&mut homeml(&[
         "models",
         "alias",
