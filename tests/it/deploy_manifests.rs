@@ -23,26 +23,26 @@ use serde_json::Value;
 use common::{python, root, run_ok, venv_tool};
 
 /// A homeml container of a manifest, as the test runs it.
-#[derive(Debug, Default)]
-struct Container {
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Container {
     /// Service (compose) or Deployment (k8s) name.
-    name: String,
+    pub(crate) name: String,
     /// The arguments after the binary.
-    args: Vec<String>,
-    /// Environment variables.
-    env: Vec<(String, String)>,
+    pub(crate) args: Vec<String>,
+    /// Environment variables (later entries win, as `env` wins over `envFrom` in Kubernetes).
+    pub(crate) env: Vec<(String, String)>,
     /// Container path -> local path.
-    mounts: Vec<(String, PathBuf)>,
+    pub(crate) mounts: Vec<(String, PathBuf)>,
     /// Ports the container listens on.
-    ports: Vec<u16>,
+    pub(crate) ports: Vec<u16>,
     /// Health checks: (container port, path).
-    probes: Vec<(u16, String)>,
+    pub(crate) probes: Vec<(u16, String)>,
     /// A compose healthcheck command, run as is with the binary.
-    health_cmd: Option<Vec<String>>,
+    pub(crate) health_cmd: Option<Vec<String>>,
 }
 
 /// Kills the child on drop.
-struct Running(Child, String);
+pub(crate) struct Running(Child, String);
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -50,7 +50,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -83,11 +83,11 @@ fn interpolate(text: &str, vars: &BTreeMap<&str, String>) -> String {
 
 /// Everything that maps container addresses to local ones.
 #[derive(Debug, Default)]
-struct Mapping {
+pub(crate) struct Mapping {
     /// (host name, container port) -> local port, for `http://host:port` URLs between services.
-    hosts: BTreeMap<(String, u16), u16>,
+    pub(crate) hosts: BTreeMap<(String, u16), u16>,
     /// This container's ports -> local ports.
-    ports: BTreeMap<u16, u16>,
+    pub(crate) ports: BTreeMap<u16, u16>,
 }
 
 impl Mapping {
@@ -128,7 +128,7 @@ impl Mapping {
 }
 
 /// Starts a container's command with the mapping applied; config files it mounts are localized copies.
-fn start(c: &mut Container, map: &Mapping, scratch: &Path) -> Running {
+pub(crate) fn start(c: &mut Container, map: &Mapping, scratch: &Path) -> Running {
     // Localize mounted config files (files, not folders).
     let mut mounts = Vec::new();
     for (container, local) in &c.mounts {
@@ -171,7 +171,12 @@ fn start(c: &mut Container, map: &Mapping, scratch: &Path) -> Running {
     Running(child, format!("{} {args:?}", c.name))
 }
 
-fn http(method: &str, port: u16, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+pub(crate) fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let body = body.unwrap_or("");
@@ -193,7 +198,7 @@ fn http(method: &str, port: u16, path: &str, body: Option<&str>) -> Option<(u16,
 }
 
 /// Waits until every probe of `c` answers 200 (and its compose healthcheck command succeeds).
-fn wait_healthy(c: &Container, map: &Mapping, proc: &mut Running) {
+pub(crate) fn wait_healthy(c: &Container, map: &Mapping, proc: &mut Running) {
     let deadline = Instant::now() + Duration::from_secs(90);
     for (port, path) in &c.probes {
         let local = map.local_port(c, *port);
@@ -237,7 +242,7 @@ fn assert_gateway_predicts(port: u16) {
 
 /// Trains and registers `models:/iris-classifier@champion` with the real MLflow client (the Python
 /// example) on the tracking server at `url`.
-fn train(url: &str) {
+pub(crate) fn train(url: &str) {
     run_ok(
         Command::new(python())
             .arg(root().join("examples/python/train_iris_onnx.py"))
@@ -247,7 +252,11 @@ fn train(url: &str) {
 }
 
 /// The tracking service's and the model server's containers: the wiring of issue 16.
-fn assert_served_over_http(containers: &BTreeMap<String, Container>, tracking: &str, server: &str) {
+pub(crate) fn assert_served_over_http(
+    containers: &BTreeMap<String, Container>,
+    tracking: &str,
+    server: &str,
+) {
     let t = &containers[tracking];
     assert_eq!(
         t.args.first().map(String::as_str),
@@ -282,7 +291,7 @@ fn assert_served_over_http(containers: &BTreeMap<String, Container>, tracking: &
     }
 }
 
-fn str_list(v: &Value) -> Vec<String> {
+pub(crate) fn str_list(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -409,7 +418,7 @@ fn compose_services_run_as_written() {
 /// Starts the tracking server, runs `after_tracking` with its local URL (training), then the model
 /// server and the gateway, with ports mapped; waits for their probes and predicts through the gateway.
 /// `aliases` names, for each host name in URLs (a service name), the container behind it.
-fn run_stack(
+pub(crate) fn run_stack(
     containers: &mut BTreeMap<String, Container>,
     [tracking, server, gateway]: [&str; 3],
     scratch: &Path,
@@ -452,22 +461,29 @@ fn run_stack(
     assert_gateway_predicts(gw_port);
 }
 
-/// Reads the homeml Deployments of a rendered kustomization.
-fn k8s_containers(
+/// Secret values the test provides: (Secret name, key) -> value. The manifests hold none.
+pub(crate) type Secrets = BTreeMap<(String, String), String>;
+
+/// Reads the homeml Deployments of a rendered kustomization; environment variables from a Secret take
+/// their value from `secrets` (a reference the test does not provide fails).
+pub(crate) fn k8s_containers(
     rendered: &str,
     store: &Path,
     bundle: &Path,
     scratch: &Path,
+    secrets: &Secrets,
 ) -> (BTreeMap<String, Container>, Vec<(String, String)>) {
     let docs: Vec<Value> = rendered
         .split("\n---\n")
         .filter(|d| !d.trim().is_empty())
         .map(|d| homeml_flavor::yaml::from_str(d).unwrap())
         .collect();
-    // ConfigMaps become folders of files.
+    // ConfigMaps become folders of files (and sources of environment variables).
     let mut config_dirs = BTreeMap::new();
+    let mut config_data: BTreeMap<String, &Value> = BTreeMap::new();
     for d in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
         let name = d["metadata"]["name"].as_str().unwrap().to_string();
+        config_data.insert(name.clone(), &d["data"]);
         let dir = scratch.join(&name);
         std::fs::create_dir_all(&dir).unwrap();
         for (file, content) in d["data"].as_object().into_iter().flatten() {
@@ -503,11 +519,37 @@ fn k8s_containers(
             k["command"].is_null(),
             "{name}: the image's ENTRYPOINT is homeml; set args, not command"
         );
+        for from in k["envFrom"].as_array().into_iter().flatten() {
+            let cm = from["configMapRef"]["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: envFrom {from} is not a configMapRef"));
+            let data = config_data
+                .get(cm)
+                .unwrap_or_else(|| panic!("{name}: envFrom configMap {cm} is not rendered"));
+            for (key, value) in data.as_object().into_iter().flatten() {
+                c.env
+                    .push((key.clone(), value.as_str().unwrap_or_default().into()));
+            }
+        }
         for e in k["env"].as_array().into_iter().flatten() {
-            c.env.push((
-                e["name"].as_str().unwrap().into(),
-                e["value"].as_str().unwrap_or_default().into(),
-            ));
+            let var = e["name"].as_str().unwrap().to_string();
+            let value = if let Some(v) = e["value"].as_str() {
+                v.to_string()
+            } else if e["valueFrom"]["secretKeyRef"].is_object() {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                let id = (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["key"].as_str().unwrap().to_string(),
+                );
+                secrets.get(&id).cloned().unwrap_or_else(|| {
+                    panic!(
+                        "{name}: {var} reads the Secret key {id:?}, which the test does not give"
+                    )
+                })
+            } else {
+                String::new()
+            };
+            c.env.push((var, value));
         }
         let mut named_ports = BTreeMap::new();
         for p in k["ports"].as_array().into_iter().flatten() {
@@ -610,7 +652,8 @@ fn every_k8s_overlay_runs_as_written() {
                 .arg("kustomize")
                 .arg(root().join("deploy/k8s/overlays").join(overlay)),
         );
-        let (mut containers, aliases) = k8s_containers(&rendered, &store, &bundle, &scratch);
+        let (mut containers, aliases) =
+            k8s_containers(&rendered, &store, &bundle, &scratch, &Secrets::new());
         assert!(
             ["homeml-tracking", "homeml-server", "homeml-gateway"]
                 .iter()

@@ -7,6 +7,7 @@ mod support;
 
 mod deploy_lint;
 mod deploy_manifests;
+mod deploy_variants;
 mod gateway_serve;
 mod missing_values;
 mod object_store_s3;

@@ -19,9 +19,10 @@ use crate::common::{self, Proc};
 const SECRET: &str = "Sup3rSecretValueNeverShown";
 
 /// moto's S3 server on loopback, killed when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    endpoint: String,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) endpoint: String,
 }
 
 impl Drop for Moto {
@@ -38,7 +39,8 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn moto(log: &Path) -> Moto {
+/// Starts moto's S3 server on a free loopback port (its log in `log`) and waits until it listens.
+pub(crate) fn moto(log: &Path) -> Moto {
     let port = free_port();
     let child = Command::new(common::venv_tool("moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
