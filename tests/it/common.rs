@@ -156,3 +156,57 @@ pub fn post(addr: &str, path: &str, body: &str) -> (u16, String) {
         .unwrap_or_else(|| panic!("no status in {head:?}"));
     (status, rest.to_string())
 }
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something accepts connections on `127.0.0.1:port`, polling; fails the test after a
+/// minute with the service's log at `log`.
+pub fn wait_listening(port: u16, what: &str, log: &Path) {
+    let start = std::time::Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not listen: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child service process (an emulator), killed when dropped.
+pub struct Service {
+    /// The process.
+    pub child: Child,
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    /// Starts `cmd` (stderr to `log`, stdout discarded) listening on `port` and waits until it does.
+    pub fn start(mut cmd: Command, port: u16, what: &str, log: &Path) -> Service {
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("creating the log file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        let s = Service {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        wait_listening(port, what, log);
+        s
+    }
+}

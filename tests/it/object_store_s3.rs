@@ -8,63 +8,23 @@
 //!   content-keyed cache entry; a changed MLmodel makes a new entry that reuses the unchanged ONNX file;
 //! - errors name the URI and never a secret: a missing bucket, a closed port.
 
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use crate::common::{self, Proc};
+use crate::common::{self, free_port, Proc, Service};
 
 const SECRET: &str = "Sup3rSecretValueNeverShown";
 
 /// moto's S3 server on loopback, killed when dropped.
-pub(crate) struct Moto {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Starts moto's S3 server on a free loopback port (its log in `log`) and waits until it listens.
-pub(crate) fn moto(log: &Path) -> Moto {
+pub(crate) fn moto(log: &Path) -> Service {
     let port = free_port();
-    let child = Command::new(common::venv_tool("moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("starting moto_server");
-    let m = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "moto_server did not listen: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    m
+    let mut cmd = Command::new(common::venv_tool("moto_server"));
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    Service::start(cmd, port, "moto_server", log)
 }
 
-fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("MLFLOW_S3_ENDPOINT_URL", endpoint.to_string()),
         ("AWS_ACCESS_KEY_ID", "testing".to_string()),
@@ -73,7 +33,11 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn homeml(args: &[&str], env: &[(&'static str, String)], log: std::path::PathBuf) -> Proc {
+pub(crate) fn homeml(
+    args: &[&str],
+    env: &[(&'static str, String)],
+    log: std::path::PathBuf,
+) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeml"));
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -83,9 +47,19 @@ fn homeml(args: &[&str], env: &[(&'static str, String)], log: std::path::PathBuf
 }
 
 fn python(args: &[&str], env: &[(&'static str, String)], cwd: &Path) -> String {
+    python_script("object_store_s3.py", args, env, cwd)
+}
+
+/// Runs `tests/python/<script> <args>` in the test venv with `env`; its stdout.
+pub(crate) fn python_script(
+    script: &str,
+    args: &[&str],
+    env: &[(&'static str, String)],
+    cwd: &Path,
+) -> String {
     common::run_ok(
         Command::new(common::python())
-            .arg(common::root().join("tests/python/object_store_s3.py"))
+            .arg(common::root().join("tests/python").join(script))
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -95,7 +69,7 @@ fn python(args: &[&str], env: &[(&'static str, String)], cwd: &Path) -> String {
 }
 
 /// The complete cache entries (not temporary folders, not pointers).
-fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(cache)
         .unwrap()
         .flatten()
@@ -247,7 +221,7 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
     assert!(out.contains("served OK"), "{out}");
 }
 
-fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {
+pub(crate) fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_homeml"))
         .args(["serve", "-m", uri, "-p", "0", "--model-cache-dir"])
         .arg(cache)

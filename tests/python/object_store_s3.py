@@ -25,11 +25,11 @@ import urllib.request
 import boto3
 import numpy as np
 
-ENDPOINT = os.environ["MLFLOW_S3_ENDPOINT_URL"]
+
 
 
 def s3():
-    return boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1")
+    return boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"], region_name="us-east-1")
 
 
 def keys(bucket, prefix=""):
