@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{free_port, Service};
-use crate::object_store_s3::{entries, homeml, python_script, serve_fails};
+use crate::object_store_s3::{assert_served_ok, entries, python_script, serve_fails, serve_from};
 
 fn fake_gcs(log: &Path, t: &Path) -> Service {
     let bin = python_script("object_store_gcs.py", &["binary"], &[], t);
@@ -51,30 +51,8 @@ fn homeml_serves_from_gcs_and_names_a_missing_bucket() {
     assert!(out.contains("prepared"), "{out}");
 
     let cache = t.join("cache");
-    let s = homeml(
-        &[
-            "serve",
-            "-m",
-            "gs://homeml-models/iris",
-            "-p",
-            "0",
-            "--model-cache-dir",
-            cache.to_str().unwrap(),
-        ],
-        &env,
-        t.join("serve.log"),
-    );
-    let out = python_script(
-        "object_store_gcs.py",
-        &[
-            "check",
-            &format!("http://{}", s.addr),
-            spec.to_str().unwrap(),
-        ],
-        &env,
-        t,
-    );
-    assert!(out.contains("served OK"), "{out}");
+    let s = serve_from("gs://homeml-models/iris", &cache, &env, t.join("serve.log"));
+    assert_served_ok("object_store_gcs.py", &s.addr, &spec, &env, t);
     drop(s);
     let got = entries(&cache);
     assert_eq!(got.len(), 1, "{got:?}");

@@ -46,6 +46,36 @@ pub(crate) fn homeml(
     Proc::spawn(cmd, log)
 }
 
+/// `homeml serve -m URI -p 0 --model-cache-dir CACHE` with `env`, its log in `log`.
+pub(crate) fn serve_from(
+    uri: &str,
+    cache: &Path,
+    env: &[(&'static str, String)],
+    log: std::path::PathBuf,
+) -> Proc {
+    let cache = cache.to_str().expect("a UTF-8 temp path");
+    homeml(
+        &["serve", "-m", uri, "-p", "0", "--model-cache-dir", cache],
+        env,
+        log,
+    )
+}
+
+/// `tests/python/<script> check http://ADDR SPEC`: the model served at `addr` answers like
+/// onnxruntime on the model described by `spec`.
+pub(crate) fn assert_served_ok(
+    script: &str,
+    addr: &str,
+    spec: &Path,
+    env: &[(&'static str, String)],
+    cwd: &Path,
+) {
+    let url = format!("http://{addr}");
+    let spec = spec.to_str().expect("a UTF-8 temp path");
+    let out = python_script(script, &["check", &url, spec], env, cwd);
+    assert!(out.contains("served OK"), "{out}");
+}
+
 fn python(args: &[&str], env: &[(&'static str, String)], cwd: &Path) -> String {
     python_script("object_store_s3.py", args, env, cwd)
 }
@@ -131,32 +161,9 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
     }
 
     let cache = t.join("cache");
-    let serve = |uri: &str, log: &str| {
-        homeml(
-            &[
-                "serve",
-                "-m",
-                uri,
-                "-p",
-                "0",
-                "--model-cache-dir",
-                cache.to_str().unwrap(),
-            ],
-            &env,
-            t.join(log),
-        )
-    };
+    let serve = |uri: &str, log: &str| serve_from(uri, &cache, &env, t.join(log));
     let s = serve("s3://homeml-models/iris", "serve1.log");
-    let out = python(
-        &[
-            "check",
-            &format!("http://{}", s.addr),
-            spec.to_str().unwrap(),
-        ],
-        &env,
-        t,
-    );
-    assert!(out.contains("served OK"), "{out}");
+    assert_served_ok("object_store_s3.py", &s.addr, &spec, &env, t);
     drop(s);
     let first = entries(&cache);
     assert_eq!(first.len(), 1, "{first:?}");
@@ -178,16 +185,7 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
     let out = python(&["replace", spec.to_str().unwrap()], &env, t);
     assert!(out.contains("replaced"), "{out}");
     let s = serve("s3://homeml-models/iris", "serve3.log");
-    let out = python(
-        &[
-            "check",
-            &format!("http://{}", s.addr),
-            spec.to_str().unwrap(),
-        ],
-        &env,
-        t,
-    );
-    assert!(out.contains("served OK"), "{out}");
+    assert_served_ok("object_store_s3.py", &s.addr, &spec, &env, t);
     drop(s);
     let second: Vec<_> = entries(&cache)
         .into_iter()
@@ -209,16 +207,7 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
         serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
     let direct_model = v["direct_model"].as_str().unwrap();
     let s = serve(direct_model, "serve4.log");
-    let out = python(
-        &[
-            "check",
-            &format!("http://{}", s.addr),
-            spec.to_str().unwrap(),
-        ],
-        &env,
-        t,
-    );
-    assert!(out.contains("served OK"), "{out}");
+    assert_served_ok("object_store_s3.py", &s.addr, &spec, &env, t);
 }
 
 pub(crate) fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {

@@ -381,13 +381,8 @@ impl Store {
         experiment_ids: &[S],
         view: ViewType,
     ) -> Result<Vec<Run>> {
-        let folders = self.run_folders(experiment_ids)?;
-        let all: Vec<usize> = (0..folders.runs.len()).collect();
-        let mut runs: Vec<Run> = self
-            .read_run_dirs(&folders, &all, view, RunDepth::Full, reader_threads())?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect();
+        let (_, listed) = self.list_runs(experiment_ids, view, RunDepth::Full)?;
+        let mut runs: Vec<Run> = listed.into_iter().map(|(_, r)| r).collect();
         runs.sort_by(|a, b| {
             b.info
                 .start_time

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use crate::api::Page;
 use crate::error::{Result, TrackingError};
 use crate::search::eval::{self, Searchable};
-use crate::search::{page, parse_filter, parse_order_by, Dialect, KeyType, OrderBy, SearchError};
+use crate::search::{page, parse_filter, parse_order_by, Dialect, Filter, OrderBy, SearchError};
 
 pub(crate) fn search_error(e: SearchError) -> TrackingError {
     TrackingError::InvalidValue {
@@ -45,16 +45,9 @@ pub(crate) struct Spec<'a> {
     pub(crate) page_token: Option<&'a str>,
 }
 
-/// Whether the filter and order_by name only attributes (no metrics, params, tags or datasets), so
-/// that objects read without their data can be filtered, sorted and paged.
-pub(crate) fn names_only_attributes(spec: &Spec<'_>) -> Result<bool> {
-    let filter = parse_filter(spec.filter.unwrap_or(""), spec.dialect).map_err(search_error)?;
-    Ok(filter
-        .clauses
-        .iter()
-        .map(|c| c.key_type)
-        .chain(spec.orders.iter().map(|o| o.key_type))
-        .all(|k| k == KeyType::Attribute))
+/// The search's filter, parsed (empty: every object matches).
+pub(crate) fn parse(spec: &Spec<'_>) -> Result<Filter> {
+    parse_filter(spec.filter.unwrap_or(""), spec.dialect).map_err(search_error)
 }
 
 /// Filters, sorts (order_by, then `default_order`) and pages `items`.
@@ -63,10 +56,19 @@ pub(crate) fn run<T: Searchable>(
     spec: &Spec<'_>,
     default_order: impl Fn(&T, &T) -> Ordering,
 ) -> Result<Page<T>> {
-    let filter = parse_filter(spec.filter.unwrap_or(""), spec.dialect).map_err(search_error)?;
+    run_parsed(items, spec, &parse(spec)?, default_order)
+}
+
+/// [`run`] with the spec's filter already parsed by [`parse`].
+pub(crate) fn run_parsed<T: Searchable>(
+    items: Vec<T>,
+    spec: &Spec<'_>,
+    filter: &Filter,
+    default_order: impl Fn(&T, &T) -> Ordering,
+) -> Result<Page<T>> {
     let mut kept: Vec<T> = items
         .into_iter()
-        .filter(|t| eval::matches(&filter, t))
+        .filter(|t| eval::matches(filter, t))
         .collect();
     kept.sort_by(|a, b| eval::compare(&spec.orders, a, b).then_with(|| default_order(a, b)));
     let (items, next_page_token) =

@@ -17,7 +17,7 @@ use crate::fsx;
 use crate::meta::Meta;
 use crate::metrics::{format_line, format_model_line};
 use crate::runs::{RunDepth, TAG_RUN_NAME, TAG_USER};
-use crate::search::Dialect;
+use crate::search::{Dialect, KeyType};
 use crate::store::{Store, META};
 use crate::util;
 
@@ -99,14 +99,21 @@ impl Store {
             .map(String::as_str)
             .filter(|id| self.experiment_dir(id).is_ok())
             .collect();
-        let needs_datasets = req
-            .filter
-            .as_deref()
-            .is_some_and(|f| f.to_ascii_lowercase().contains("dataset"));
+        let filter = query::parse(&spec)?;
+        let needs_datasets = filter
+            .clauses
+            .iter()
+            .any(|c| c.key_type == KeyType::Dataset);
         // A search on attributes only (the default order, start_time, run names, status...) reads
         // every run's meta.yaml, sorts and pages on that, and reads the data of the page's runs
         // only; one naming metrics, params, tags or datasets reads every run in full.
-        let depth = if !needs_datasets && query::names_only_attributes(&spec)? {
+        let only_attributes = filter
+            .clauses
+            .iter()
+            .map(|c| c.key_type)
+            .chain(spec.orders.iter().map(|o| o.key_type))
+            .all(|k| k == KeyType::Attribute);
+        let depth = if only_attributes {
             RunDepth::Info
         } else {
             RunDepth::Full
@@ -136,7 +143,7 @@ impl Store {
                 folder,
             });
         }
-        let page = query::run(rows, &spec, |a, b| {
+        let page = query::run_parsed(rows, &spec, &filter, |a, b| {
             b.run
                 .info
                 .start_time
