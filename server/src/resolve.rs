@@ -97,6 +97,13 @@ impl Resolver {
             .unwrap_or_else(|| "mlruns".to_string())
     }
 
+    /// The model cache: `--model-cache-dir`, else [`homeml_tracking::rest::default_cache_dir`].
+    fn cache(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(homeml_tracking::rest::default_cache_dir)
+    }
+
     /// Resolves `uri` to a model directory. Blocking (file system access).
     pub fn resolve(&self, uri: &str) -> Result<Resolved, ResolveError> {
         if uri.starts_with("models:/") || uri.starts_with("runs:/") {
@@ -112,16 +119,13 @@ impl Resolver {
     /// A model folder in an object store (`s3://`, `gs://`, `az://`): downloaded into the model cache,
     /// whose entry is keyed by the objects' ETags (so the identity changes with the content).
     fn resolve_object(&self, uri: &str) -> Result<Resolved, ResolveError> {
-        let cache = self
-            .cache_dir
-            .clone()
-            .unwrap_or_else(homeml_tracking::rest::default_cache_dir);
-        let path = homeml_tracking::artifacts::fetch_model_dir(uri, &cache).map_err(|e| {
-            ResolveError::Tracking {
-                uri: uri.to_string(),
-                message: e.to_string(),
-            }
-        })?;
+        let path =
+            homeml_tracking::artifacts::fetch_model_dir(uri, &self.cache()).map_err(|e| {
+                ResolveError::Tracking {
+                    uri: uri.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
         resolve_dir(&path)
     }
 
@@ -135,12 +139,8 @@ impl Resolver {
             let shown = homeml_tracking::rest::redact_uri(&store_uri);
             let store = homeml_tracking::RestStore::open(&store_uri)
                 .map_err(|e| err(format!("tracking server {shown}: {e}")))?;
-            let cache = self
-                .cache_dir
-                .clone()
-                .unwrap_or_else(homeml_tracking::rest::default_cache_dir);
             let found = store
-                .resolve_model_uri(uri, &cache)
+                .resolve_model_uri(uri, &self.cache())
                 .map_err(|e| err(e.to_string()))?;
             let mut resolved = resolve_dir(&found.path)?;
             resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);
@@ -153,7 +153,7 @@ impl Resolver {
             let store = homeml_tracking::SqlStore::open_existing(&store_uri)
                 .map_err(|e| err(format!("tracking database {shown}: {e}")))?;
             let found = store
-                .resolve_model_uri(uri)
+                .resolve_model_uri_cached(uri, &self.cache())
                 .map_err(|e| err(e.to_string()))?;
             let mut resolved = resolve_dir(&found.path)?;
             resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);
@@ -172,7 +172,7 @@ impl Resolver {
         let store = homeml_tracking::Store::open(&store_uri)
             .map_err(|e| err(format!("tracking store {store_uri}: {e}")))?;
         let found = store
-            .resolve_model_uri(uri)
+            .resolve_model_uri_cached(uri, &self.cache())
             .map_err(|e| err(e.to_string()))?;
         let mut resolved = resolve_dir(&found.path)?;
         resolved.identity = format!("{}|v{:?}", resolved.identity, found.version);

@@ -38,10 +38,12 @@ pub struct ServeArgs {
     /// (sqlite:///path.db, postgresql://...; proxied model files are read from
     /// MLFLOW_ARTIFACTS_DESTINATION), or a tracking server's http(s):// URL (models are downloaded
     /// through its artifact proxy into --model-cache-dir; an alias is followed by polling every
-    /// --reload-interval-s).
+    /// --reload-interval-s). Models whose artifacts are in an object store (s3://, gs://, az://) are
+    /// downloaded from it into --model-cache-dir, with the cloud's usual credentials.
     #[arg(long, env = "MLFLOW_TRACKING_URI")]
     pub tracking_uri: Option<String>,
-    /// Where models fetched from a tracking server are cached [default: ~/.cache/homeml/models].
+    /// Where models fetched from a tracking server or an object store are cached [default:
+    /// ~/.cache/homeml/models].
     #[arg(long, env = "HOMEML_MODEL_CACHE")]
     pub model_cache_dir: Option<PathBuf>,
     /// Most rows per model call [default: 256].

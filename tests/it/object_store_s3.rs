@@ -6,6 +6,8 @@
 //! - `homeml server --default-artifact-root s3://...`: the client writes to S3 itself, homeml lists;
 //! - `homeml serve -m s3://...` on a model uploaded with boto3 answers like onnxruntime, from a
 //!   content-keyed cache entry; a changed MLmodel makes a new entry that reuses the unchanged ONNX file;
+//! - `homeml serve -m models:/...@alias` and `runs:/...` whose files are in S3, resolved through the
+//!   server's REST API, its SQLite database and a file store (MLFLOW_ARTIFACTS_DESTINATION);
 //! - errors name the URI and never a secret: a missing bucket, a closed port.
 
 use std::os::unix::fs::MetadataExt;
@@ -130,6 +132,7 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
         &env,
         t.join("proxy.log"),
     );
+    let direct_db = format!("sqlite:///{}", t.join("b.db").display());
     let direct = homeml(
         &[
             "server",
@@ -137,7 +140,7 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
             "0",
             "--no-ui",
             "--backend-store-uri",
-            t.join("b").to_str().unwrap(),
+            &direct_db,
             "--default-artifact-root",
             "s3://homeml-direct/root",
         ],
@@ -208,6 +211,64 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
     let direct_model = v["direct_model"].as_str().unwrap();
     let s = serve(direct_model, "serve4.log");
     assert_served_ok("object_store_s3.py", &s.addr, &spec, &env, t);
+    drop(s);
+
+    // models:/ and runs:/ whose files are in S3, through each kind of tracking URI: the direct
+    // server's REST API (the client reads S3 itself), its SQLite database, and the proxy's file
+    // store with MLFLOW_ARTIFACTS_DESTINATION naming the proxy's bucket.
+    let direct_run = format!("runs:/{}/model", v["direct_run"].as_str().unwrap());
+    let proxy_url = format!("http://{}", proxy.addr);
+    let direct_url = format!("http://{}", direct.addr);
+    let proxy_store = t.join("a").to_str().unwrap().to_string();
+    let mut proxied_env = env.clone();
+    proxied_env.push((
+        "MLFLOW_ARTIFACTS_DESTINATION",
+        "s3://homeml-proxy/art".into(),
+    ));
+    type Env = [(&'static str, String)];
+    let cases: [(&str, &str, &Env); 5] = [
+        ("models:/iris-direct@champion", &direct_url, &env),
+        (&direct_run, &direct_url, &env),
+        ("models:/iris-direct@champion", &direct_db, &env),
+        (&direct_run, &direct_db, &env),
+        ("models:/iris-proxy@champion", &proxy_store, &proxied_env),
+    ];
+    for (i, (uri, tracking, env)) in cases.into_iter().enumerate() {
+        let cache = cache.to_str().unwrap();
+        let s = homeml(
+            &[
+                "serve",
+                "-m",
+                uri,
+                "--tracking-uri",
+                tracking,
+                "-p",
+                "0",
+                "--model-cache-dir",
+                cache,
+            ],
+            env,
+            t.join(format!("tracked{i}.log")),
+        );
+        assert_served_ok("object_store_s3.py", &s.addr, &spec, env, t);
+    }
+    // And the proxied model through the proxy server's REST API (downloaded through the proxy).
+    let proxied = homeml(
+        &[
+            "serve",
+            "-m",
+            "models:/iris-proxy@champion",
+            "--tracking-uri",
+            &proxy_url,
+            "-p",
+            "0",
+            "--model-cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &env,
+        t.join("tracked-proxy.log"),
+    );
+    assert_served_ok("object_store_s3.py", &proxied.addr, &spec, &env, t);
 }
 
 pub(crate) fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {

@@ -6,7 +6,8 @@ Usage:
       --artifacts-destination s3://homeml-proxy/art`) and checks byte-equal downloads through the client and
       with boto3 that the objects are under s3://homeml-proxy/art/...; logs a run through DIRECT_SERVER
       (`--default-artifact-root s3://homeml-direct/root`, the client uploads with boto3 itself) and checks
-      that homeml's artifacts/list sees the files; uploads a saved ONNX iris model with boto3 to
+      that homeml's artifacts/list sees the files; registers both models (iris-proxy, iris-direct, alias
+      champion); uploads a saved ONNX iris model with boto3 to
       s3://homeml-models/iris; writes OUT.json with the model URIs and the onnxruntime reference outputs.
   object_store_s3.py check SERVE_URL OUT.json
       posts the reference rows to `homeml serve -m s3://...` and compares with onnxruntime.
@@ -118,6 +119,13 @@ def prepare(proxy, direct, out_path):
     assert [(f["path"], f.get("file_size")) for f in listed["files"]] == [("docs/notes.txt", 9)], listed
     direct_model = mlflow.MlflowClient().get_logged_model(dinfo.model_id).artifact_location
     assert direct_model.startswith("s3://homeml-direct/"), direct_model
+    # Registered, with an alias: `homeml serve -m models:/iris-direct@champion` finds it in S3.
+    dv = mlflow.register_model(dinfo.model_uri, "iris-direct")
+    mlflow.MlflowClient().set_registered_model_alias("iris-direct", "champion", dv.version)
+    # The proxied model registered too (on the proxy server).
+    mlflow.set_tracking_uri(proxy)
+    pv = mlflow.register_model(info.model_uri, "iris-proxy")
+    mlflow.MlflowClient().set_registered_model_alias("iris-proxy", "champion", pv.version)
 
     # 3. A saved model uploaded with boto3, served with `homeml serve -m s3://homeml-models/iris`.
     mdir = os.path.join(tmp, "iris")
@@ -134,6 +142,8 @@ def prepare(proxy, direct, out_path):
         json.dump({
             "served": "s3://homeml-models/iris",
             "direct_model": direct_model,
+            "direct_run": drun.info.run_id,
+            "proxy_run": rid,
             "rows": rows.tolist(),
             "reference": ref,
             "mdir": mdir,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use homeml_flavor::mlmodel::MLMODEL_FILE;
 
+use crate::artifacts::location::Place;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
 use crate::fsx;
@@ -36,12 +37,19 @@ fn check_model_dir(path: PathBuf, what: &str) -> Result<PathBuf> {
 }
 
 impl Store {
-    /// Resolves a model URI to the local folder holding its `MLmodel`.
+    /// Resolves a model URI to the local folder holding its `MLmodel`; a model in an object store is
+    /// downloaded into the default model cache ([`crate::rest::default_cache_dir`]).
     pub fn resolve_model_uri(&self, uri: &str) -> Result<ResolvedModel> {
-        self.resolve_depth(uri, 0)
+        self.resolve_model_uri_cached(uri, &crate::rest::default_cache_dir())
     }
 
-    fn resolve_depth(&self, uri: &str, depth: u32) -> Result<ResolvedModel> {
+    /// [`Store::resolve_model_uri`] with the model cache a model in an object store (`s3://`,
+    /// `gs://`, `az://`, directly or behind the artifact proxy) is downloaded into.
+    pub fn resolve_model_uri_cached(&self, uri: &str, cache_dir: &Path) -> Result<ResolvedModel> {
+        self.resolve_depth(uri, 0, cache_dir)
+    }
+
+    fn resolve_depth(&self, uri: &str, depth: u32, cache: &Path) -> Result<ResolvedModel> {
         if depth > 4 {
             return Err(bad(
                 uri,
@@ -49,9 +57,9 @@ impl Store {
             ));
         }
         if let Some(rest) = uri.strip_prefix("models:/") {
-            self.resolve_models_uri(uri, rest.trim_start_matches('/'), depth)
+            self.resolve_models_uri(uri, rest.trim_start_matches('/'), depth, cache)
         } else if let Some(rest) = uri.strip_prefix("runs:/") {
-            self.resolve_runs_uri(uri, rest.trim_start_matches('/'))
+            self.resolve_runs_uri(uri, rest.trim_start_matches('/'), cache)
         } else {
             let path = util::uri_to_path(uri)
                 .ok_or_else(|| bad(uri, "expected runs:/, models:/, file:// or a local path"))?;
@@ -68,7 +76,13 @@ impl Store {
         }
     }
 
-    fn resolve_models_uri(&self, uri: &str, rest: &str, depth: u32) -> Result<ResolvedModel> {
+    fn resolve_models_uri(
+        &self,
+        uri: &str,
+        rest: &str,
+        depth: u32,
+        cache: &Path,
+    ) -> Result<ResolvedModel> {
         let (head, tail) = match rest.split_once('/') {
             Some((h, t)) => (h, Some(t.trim_end_matches('/'))),
             None => (rest, None),
@@ -78,18 +92,18 @@ impl Store {
                 return Err(bad(uri, "expected models:/<name>@<alias>"));
             }
             let mv = self.get_model_version_by_alias(name, alias)?;
-            return self.resolve_version(uri, mv, depth);
+            return self.resolve_version(uri, mv, depth, cache);
         }
         match tail.filter(|t| !t.is_empty()) {
             None => {
-                // models:/<model_id>
-                let lm = self.get_logged_model(head)?;
-                let path = check_model_dir(lm.artifact_dir, uri)?;
+                // models:/<model_id>: its files may be local or in an object store.
+                let lm = self.api_get_logged_model(head, false)?;
+                let path = Place::of(uri, &lm.artifact_location)?.model_dir(uri, cache)?;
                 Ok(ResolvedModel {
                     path,
                     registered_name: None,
                     version: None,
-                    run_id: lm.run_id,
+                    run_id: lm.source_run_id,
                     model_id: Some(lm.model_id),
                 })
             }
@@ -113,21 +127,28 @@ impl Store {
                         format!("'{sel}' is not a version, 'latest' or a stage"),
                     ));
                 };
-                self.resolve_version(uri, mv, depth)
+                self.resolve_version(uri, mv, depth, cache)
             }
         }
     }
 
-    fn resolve_version(&self, uri: &str, mv: ModelVersion, depth: u32) -> Result<ResolvedModel> {
+    fn resolve_version(
+        &self,
+        uri: &str,
+        mv: ModelVersion,
+        depth: u32,
+        cache: &Path,
+    ) -> Result<ResolvedModel> {
         let location = mv
             .storage_location
             .clone()
             .unwrap_or_else(|| mv.source.clone());
         let mut found = None;
         if location.starts_with("runs:/") || location.starts_with("models:/") {
-            found = Some(self.resolve_depth(&location, depth + 1)?);
-        } else if let Some(p) = util::uri_to_path(&location) {
-            if p.join(MLMODEL_FILE).is_file() {
+            found = Some(self.resolve_depth(&location, depth + 1, cache)?);
+        } else if let Ok(place) = Place::of(uri, &location) {
+            if place.has_mlmodel()? {
+                let p = place.model_dir(uri, cache)?;
                 let (run_id, model_id) = ids_from_mlmodel(&p);
                 found = Some(ResolvedModel {
                     path: p,
@@ -142,13 +163,13 @@ impl Store {
         // to the source.
         if found.is_none() {
             if let Some(mid) = &mv.model_id {
-                if let Ok(r) = self.resolve_depth(&format!("models:/{mid}"), depth + 1) {
+                if let Ok(r) = self.resolve_depth(&format!("models:/{mid}"), depth + 1, cache) {
                     found = Some(r);
                 }
             }
         }
         if found.is_none() && mv.source != location {
-            if let Ok(r) = self.resolve_depth(&mv.source, depth + 1) {
+            if let Ok(r) = self.resolve_depth(&mv.source, depth + 1, cache) {
                 found = Some(r);
             }
         }
@@ -170,23 +191,20 @@ impl Store {
         })
     }
 
-    fn resolve_runs_uri(&self, uri: &str, rest: &str) -> Result<ResolvedModel> {
+    fn resolve_runs_uri(&self, uri: &str, rest: &str, cache: &Path) -> Result<ResolvedModel> {
         let (run_id, path) = rest
             .split_once('/')
             .ok_or_else(|| bad(uri, "expected runs:/<run_id>/<path>"))?;
         let path = path.trim_end_matches('/');
         names::validate_artifact_path(path)?;
         let run_dir = self.run_dir(run_id)?;
-        let artifacts = self.artifact_dir(run_id)?;
-        let candidate = if path.is_empty() {
-            artifacts
-        } else {
-            artifacts.join(path)
-        };
-        if candidate.join(MLMODEL_FILE).is_file() {
-            let (_, model_id) = ids_from_mlmodel(&candidate);
+        let info = self.get_run_info(run_id)?;
+        let candidate = Place::of(uri, &info.artifact_uri)?.join(uri, path)?;
+        if candidate.has_mlmodel()? {
+            let dir = candidate.model_dir(uri, cache)?;
+            let (_, model_id) = ids_from_mlmodel(&dir);
             return Ok(ResolvedModel {
-                path: candidate,
+                path: dir,
                 registered_name: None,
                 version: None,
                 run_id: Some(run_id.to_string()),
@@ -205,9 +223,9 @@ impl Store {
                 continue;
             };
             if m.str("name").as_deref() == Some(path) {
-                let lm = self.get_logged_model(&mid)?;
+                let lm = self.api_get_logged_model(&mid, false)?;
                 return Ok(ResolvedModel {
-                    path: check_model_dir(lm.artifact_dir, uri)?,
+                    path: Place::of(uri, &lm.artifact_location)?.model_dir(uri, cache)?,
                     registered_name: None,
                     version: None,
                     run_id: Some(run_id.to_string()),
@@ -215,11 +233,9 @@ impl Store {
                 });
             }
         }
-        Err(TrackingError::not_found_at(
-            "model directory",
-            uri,
-            candidate.join(MLMODEL_FILE),
-        ))
+        // The error names the place looked at.
+        candidate.model_dir(uri, cache)?;
+        Err(TrackingError::not_found("model directory", uri))
     }
 }
 

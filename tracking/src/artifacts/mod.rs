@@ -3,6 +3,7 @@
 //! [`open_artifact_store`] choosing the implementation from a URI.
 
 mod local;
+pub(crate) mod location;
 mod model_cache;
 mod object;
 pub(crate) mod path;

@@ -1,7 +1,9 @@
 //! Model URIs over REST and the local model cache: `models:/name@alias`, `models:/name/<version |
 //! stage | latest>`, `models:/m-<id>` and `runs:/<run>/<path>` are resolved with the server's registry
-//! and run APIs to an artifact location the server's proxy serves, whose files are downloaded into
-//! `<cache>/<key>/`.
+//! and run APIs to an artifact location: one the server's proxy serves, whose files are downloaded
+//! into `<cache>/<key>/`, or an object store the client reads directly (a non-proxied `s3://`
+//! artifact root, as with the mlflow client), downloaded into the same cache by
+//! [`crate::artifacts::fetch_model_dir`].
 //!
 //! Never a half-written model: files are written into a temporary folder beside the cache entry,
 //! each checked against the size the server's listing gave (and hashed), then the folder is renamed
@@ -19,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::handle::{proxy_path, RestStore};
 use crate::api::{LoggedModelStatus, SearchLoggedModels, TrackingStore};
+use crate::artifacts::location::Place;
 use crate::artifacts::store::ArtifactStore;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
@@ -60,10 +63,33 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where the files of a model folder are, seen from a client of the server.
+enum Source {
+    /// Behind the server's artifact proxy, by proxy path.
+    Proxy(String),
+    /// In an object store the client reads directly (with its own credentials, as the mlflow client
+    /// does for a non-proxied `s3://` artifact root), or in a folder this machine sees.
+    Direct(Place),
+}
+
+impl Source {
+    /// The source of an artifact location, for the model URI `uri`.
+    fn of(uri: &str, location: &str) -> Result<Source> {
+        if let Some(p) = proxy_path(location) {
+            return Ok(Source::Proxy(p));
+        }
+        match Place::of(uri, location) {
+            Ok(Place::Local(p)) if !p.is_dir() => Err(unserved(uri, location)),
+            Ok(place) => Ok(Source::Direct(place)),
+            Err(_) => Err(unserved(uri, location)),
+        }
+    }
+}
+
 /// What a model URI names on the server, before downloading.
 struct Target {
-    /// The proxy path of the model folder.
-    path: String,
+    /// Where the model folder is.
+    source: Source,
     registered_name: Option<String>,
     version: Option<u64>,
     run_id: Option<String>,
@@ -75,13 +101,19 @@ impl RestStore {
     /// (reusing a complete entry). The returned path holds the `MLmodel`.
     pub fn resolve_model_uri(&self, uri: &str, cache_dir: &Path) -> Result<ResolvedModel> {
         let t = self.target(uri, 0)?;
-        let path = self.download(&t.path, cache_dir)?;
-        if !path.join(MLMODEL).is_file() {
-            return Err(TrackingError::not_found(
-                "model directory",
-                format!("{uri} ({} on {} has no MLmodel)", t.path, self.uri()),
-            ));
-        }
+        let path = match &t.source {
+            Source::Proxy(p) => {
+                let path = self.download(p, cache_dir)?;
+                if !path.join(MLMODEL).is_file() {
+                    return Err(TrackingError::not_found(
+                        "model directory",
+                        format!("{uri} ({p} on {} has no MLmodel)", self.uri()),
+                    ));
+                }
+                path
+            }
+            Source::Direct(place) => place.model_dir(uri, cache_dir)?,
+        };
         Ok(ResolvedModel {
             path,
             registered_name: t.registered_name,
@@ -113,10 +145,8 @@ impl RestStore {
             }
             let Some(sel) = tail else {
                 let lm = self.ready_logged_model(head)?;
-                let path = proxy_path(&lm.artifact_location)
-                    .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                 return Ok(Target {
-                    path,
+                    source: Source::of(uri, &lm.artifact_location)?,
                     registered_name: None,
                     version: None,
                     run_id: lm.source_run_id,
@@ -152,17 +182,21 @@ impl RestStore {
                 .ok_or_else(|| bad(uri, "expected runs:/<run_id>/<path>"))?;
             let sub = crate::artifacts::path::safe_relative_path(sub.trim_end_matches('/'))?;
             let run = self.get_run(run_id)?;
-            let base = proxy_path(&run.info.artifact_uri)
-                .ok_or_else(|| unserved(uri, &run.info.artifact_uri))?;
-            let path = join(&base, &sub);
-            let artifacts = self.artifacts();
-            if artifacts
-                .list(&path)?
-                .iter()
-                .any(|f| !f.is_dir && f.path.rsplit('/').next() == Some(MLMODEL))
-            {
+            let source = match Source::of(uri, &run.info.artifact_uri)? {
+                Source::Proxy(base) => Source::Proxy(join(&base, &sub)),
+                Source::Direct(place) => Source::Direct(place.join(uri, &sub)?),
+            };
+            let has_mlmodel = match &source {
+                Source::Proxy(path) => self
+                    .artifacts()
+                    .list(path)?
+                    .iter()
+                    .any(|f| !f.is_dir && f.path.rsplit('/').next() == Some(MLMODEL)),
+                Source::Direct(place) => place.has_mlmodel()?,
+            };
+            if has_mlmodel {
                 return Ok(Target {
-                    path,
+                    source,
                     registered_name: None,
                     version: None,
                     run_id: Some(run_id.to_string()),
@@ -185,10 +219,8 @@ impl RestStore {
                     .find(|m| m.source_run_id.as_deref() == Some(run_id))
                 {
                     let lm = self.ready_logged_model(&lm.model_id)?;
-                    let path = proxy_path(&lm.artifact_location)
-                        .ok_or_else(|| unserved(uri, &lm.artifact_location))?;
                     return Ok(Target {
-                        path,
+                        source: Source::of(uri, &lm.artifact_location)?,
                         registered_name: None,
                         version: None,
                         run_id: Some(run_id.to_string()),
@@ -234,8 +266,8 @@ impl RestStore {
         let mut found = if location.starts_with("models:/") || location.starts_with("runs:/") {
             Some(self.target(&location, depth + 1)?)
         } else {
-            proxy_path(&location).map(|path| Target {
-                path,
+            Source::of(uri, &location).ok().map(|source| Target {
+                source,
                 registered_name: None,
                 version: None,
                 run_id: None,
@@ -250,7 +282,7 @@ impl RestStore {
         }
         let t = found.ok_or_else(|| unserved(uri, &location))?;
         Ok(Target {
-            path: t.path,
+            source: t.source,
             registered_name: Some(mv.name),
             version: Some(mv.version),
             run_id: mv.run_id.or(t.run_id),
@@ -417,7 +449,9 @@ fn unserved(uri: &str, location: &str) -> TrackingError {
     bad(
         uri,
         format!(
-            "its files are at '{location}', which the tracking server's artifact proxy does not serve (expected mlflow-artifacts:/...)"
+            "its files are at '{location}', which is neither behind the tracking server's artifact \
+             proxy (mlflow-artifacts:/...), nor in an object store (s3://, gs://, az://), nor a folder \
+             on this machine"
         ),
     )
 }

@@ -1,18 +1,15 @@
 //! Model URIs resolved straight from the database (`homeml serve -m models:/name@alias
-//! --tracking-uri sqlite:///...`): the registry or the run gives the model's location, which must
-//! be local: a `file://` URI or a path, or `mlflow-artifacts:/...` when the artifact proxy's
-//! destination is known (`MLFLOW_ARTIFACTS_DESTINATION`, the variable of `homeml server
-//! --artifacts-destination`).
+//! --tracking-uri sqlite:///...`): the registry or the run gives the model's location, which is a
+//! local folder, an object store (downloaded into the model cache), or `mlflow-artifacts:/...` when
+//! the artifact proxy's destination is known ([`crate::artifacts::location`]).
 
-use std::path::PathBuf;
-
-use homeml_flavor::mlmodel::MLMODEL_FILE;
+use std::path::{Path, PathBuf};
 
 use super::handle::SqlStore;
 use crate::api::TrackingStore;
+use crate::artifacts::location::Place;
 use crate::entities::{ModelVersion, ResolvedModel, Stage};
 use crate::error::{Result, TrackingError};
-use crate::util;
 
 fn bad(uri: &str, reason: impl Into<String>) -> TrackingError {
     TrackingError::BadUri {
@@ -21,87 +18,55 @@ fn bad(uri: &str, reason: impl Into<String>) -> TrackingError {
     }
 }
 
-/// The local folder of an artifact location.
-fn local_dir(uri: &str, location: &str) -> Result<PathBuf> {
-    if let Some(rest) = location.strip_prefix("mlflow-artifacts:") {
-        let root = std::env::var("MLFLOW_ARTIFACTS_DESTINATION").map_err(|_| {
-            bad(
-                uri,
-                format!(
-                    "the model is in the tracking server's artifact proxy ({location}): set \
-                     MLFLOW_ARTIFACTS_DESTINATION to that server's --artifacts-destination, or \
-                     resolve through the server (--tracking-uri http://...)"
-                ),
-            )
-        })?;
-        let root = util::uri_to_path(&root).unwrap_or_else(|| PathBuf::from(root));
-        let rel = rest.trim_start_matches('/');
-        if rel.split('/').any(|p| p == "..") {
-            return Err(bad(uri, format!("'{location}' leaves the artifact root")));
-        }
-        return Ok(root.join(rel));
-    }
-    util::uri_to_path(location).ok_or_else(|| {
-        bad(
-            uri,
-            format!("the model's location {location} is not local (file:// or a path)"),
-        )
-    })
-}
-
 fn found(
-    uri: &str,
     dir: PathBuf,
     mv: Option<&ModelVersion>,
     run_id: Option<String>,
     model_id: Option<String>,
-) -> Result<ResolvedModel> {
-    if !dir.join(MLMODEL_FILE).is_file() {
-        return Err(TrackingError::not_found_at(
-            "model directory",
-            uri,
-            dir.join(MLMODEL_FILE),
-        ));
-    }
-    Ok(ResolvedModel {
+) -> ResolvedModel {
+    ResolvedModel {
         path: dir,
         registered_name: mv.map(|m| m.name.clone()),
         version: mv.map(|m| m.version),
         run_id: run_id.or_else(|| mv.and_then(|m| m.run_id.clone())),
         model_id: model_id.or_else(|| mv.and_then(|m| m.model_id.clone())),
-    })
+    }
 }
 
 impl SqlStore {
     /// Resolves `models:/<name>@<alias>`, `models:/<name>/<version|stage|latest>`,
-    /// `models:/m-<id>` and `runs:/<run>/<path>` to the local folder holding the `MLmodel`.
+    /// `models:/m-<id>` and `runs:/<run>/<path>` to the local folder holding the `MLmodel`; a model
+    /// in an object store is downloaded into the default model cache
+    /// ([`crate::rest::default_cache_dir`]).
     pub fn resolve_model_uri(&self, uri: &str) -> Result<ResolvedModel> {
+        self.resolve_model_uri_cached(uri, &crate::rest::default_cache_dir())
+    }
+
+    /// [`SqlStore::resolve_model_uri`] with the model cache a model in an object store is
+    /// downloaded into.
+    pub fn resolve_model_uri_cached(&self, uri: &str, cache: &Path) -> Result<ResolvedModel> {
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, path) = rest
                 .trim_start_matches('/')
                 .split_once('/')
                 .ok_or_else(|| bad(uri, "expected runs:/<run_id>/<path>"))?;
             let run = self.get_run(run_id)?;
-            let base = local_dir(uri, &run.info.artifact_uri)?;
-            let dir = base.join(path.trim_matches('/'));
-            if dir.join(MLMODEL_FILE).is_file() {
-                return found(uri, dir, None, Some(run_id.to_string()), None);
+            let candidate = Place::of(uri, &run.info.artifact_uri)?.join(uri, path)?;
+            if candidate.has_mlmodel()? {
+                let dir = candidate.model_dir(uri, cache)?;
+                return Ok(found(dir, None, Some(run_id.to_string()), None));
             }
             // MLflow 3: a logged model of that name from this run.
             let name = path.trim_matches('/');
             for id in &run.model_outputs {
                 let m = self.get_logged_model(id, false)?;
                 if m.name == name {
-                    return found(
-                        uri,
-                        local_dir(uri, &m.artifact_location)?,
-                        None,
-                        Some(run_id.into()),
-                        Some(m.model_id),
-                    );
+                    let dir = Place::of(uri, &m.artifact_location)?.model_dir(uri, cache)?;
+                    return Ok(found(dir, None, Some(run_id.into()), Some(m.model_id)));
                 }
             }
-            return found(uri, dir, None, Some(run_id.to_string()), None);
+            let dir = candidate.model_dir(uri, cache)?;
+            return Ok(found(dir, None, Some(run_id.to_string()), None));
         }
         let rest = uri
             .strip_prefix("models:/")
@@ -111,13 +76,8 @@ impl SqlStore {
         if rest.starts_with("m-") && !rest.contains('/') {
             let m = self.get_logged_model(rest, false)?;
             let run = m.source_run_id.clone();
-            return found(
-                uri,
-                local_dir(uri, &m.artifact_location)?,
-                None,
-                run,
-                Some(m.model_id),
-            );
+            let dir = Place::of(uri, &m.artifact_location)?.model_dir(uri, cache)?;
+            return Ok(found(dir, None, run, Some(m.model_id)));
         }
         let mv = if let Some((name, alias)) = rest.split_once('@') {
             self.get_model_version_by_alias(name, alias)?
@@ -140,9 +100,10 @@ impl SqlStore {
         };
         let location = self.get_model_version_download_uri(&mv.name, mv.version)?;
         if location.starts_with("models:/") || location.starts_with("runs:/") {
-            let inner = self.resolve_model_uri(&location)?;
-            return found(uri, inner.path, Some(&mv), inner.run_id, inner.model_id);
+            let inner = self.resolve_model_uri_cached(&location, cache)?;
+            return Ok(found(inner.path, Some(&mv), inner.run_id, inner.model_id));
         }
-        found(uri, local_dir(uri, &location)?, Some(&mv), None, None)
+        let dir = Place::of(uri, &location)?.model_dir(uri, cache)?;
+        Ok(found(dir, Some(&mv), None, None))
     }
 }
