@@ -2,6 +2,7 @@
 //! `s3://`, `gs://`, `az://`), MLflow's path-safety rules for the paths it is given, and
 //! [`open_artifact_store`] choosing the implementation from a URI.
 
+pub(crate) mod cache_entry;
 mod local;
 pub(crate) mod location;
 mod model_cache;

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::cache_entry::{entry_is_complete, hex, sweep_stale, DOWNLOAD_MANIFEST};
 use super::object::{ObjectArtifactStore, ObjectEntry};
 use super::path::safe_relative_path;
 use crate::error::{Result, TrackingError};
-use crate::rest::download::{entry_is_complete, hex, sweep_stale, DOWNLOAD_MANIFEST};
 
 const MLMODEL: &str = "MLmodel";
 /// Most files of one model.

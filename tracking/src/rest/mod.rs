@@ -24,8 +24,9 @@ mod store;
 mod tls;
 mod wire;
 
+pub use crate::artifacts::cache_entry::DOWNLOAD_MANIFEST;
 pub use artifacts::ProxyArtifacts;
-pub use download::{default_cache_dir, DOWNLOAD_MANIFEST};
+pub use download::default_cache_dir;
 pub use handle::{proxy_path, RestStore};
 
 /// `uri` with any `user:password@` replaced by `***@` (for messages).
