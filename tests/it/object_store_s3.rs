@@ -16,16 +16,22 @@ use std::process::Command;
 
 use crate::common::{self, free_port, Proc, Service};
 
-const SECRET: &str = "Sup3rSecretValueNeverShown";
+/// The secret access key of [`aws_env`]: no message may show it.
+pub(crate) const SECRET: &str = "Sup3rSecretValueNeverShown";
 
-/// moto's S3 server on loopback, killed when dropped.
+/// moto's S3 server on a free loopback port, killed when dropped.
 pub(crate) fn moto(log: &Path) -> Service {
-    let port = free_port();
+    moto_on(free_port(), log)
+}
+
+/// moto's S3 server on loopback `port` (a restart on the port of a killed one), killed when dropped.
+pub(crate) fn moto_on(port: u16, log: &Path) -> Service {
     let mut cmd = Command::new(common::venv_tool("moto_server"));
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     Service::start(cmd, port, "moto_server", log)
 }
 
+/// The environment of an S3 client of moto at `endpoint`: access key `testing`, secret [`SECRET`].
 pub(crate) fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
         ("MLFLOW_S3_ENDPOINT_URL", endpoint.to_string()),
@@ -35,6 +41,7 @@ pub(crate) fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `homeml ARGS` with `env` (and no ambient endpoint or tracking URI) that listens; its log in `log`.
 pub(crate) fn homeml(
     args: &[&str],
     env: &[(&'static str, String)],
@@ -271,12 +278,14 @@ fn mlflow_logs_through_and_into_s3_and_homeml_serves_from_s3() {
     assert_served_ok("object_store_s3.py", &proxied.addr, &spec, &env, t);
 }
 
+/// `homeml serve -m URI` with `env` (one retry unless `env` sets `HOMEML_OBJECT_STORE_RETRIES`) must
+/// fail, naming `uri` and showing no secret; its stdout and stderr.
 pub(crate) fn serve_fails(uri: &str, env: &[(&'static str, String)], cache: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_homeml"))
         .args(["serve", "-m", uri, "-p", "0", "--model-cache-dir"])
         .arg(cache)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("HOMEML_OBJECT_STORE_RETRIES", "1")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap();
