@@ -10,6 +10,7 @@ mod deploy_manifests;
 mod deploy_variants;
 mod gateway_serve;
 mod missing_values;
+mod object_store_faults;
 mod object_store_gcs;
 mod object_store_s3;
 mod plugin_cli;
