@@ -9,8 +9,8 @@
 //! - Azure: `AZURE_STORAGE_CONNECTION_STRING` (MLflow's), or `AZURE_STORAGE_ACCOUNT_NAME` with
 //!   `AZURE_STORAGE_ACCOUNT_KEY` / `AZURE_STORAGE_ACCESS_KEY` / `AZURE_STORAGE_SAS_TOKEN`;
 //!   `AZURE_STORAGE_USE_EMULATOR=true` for Azurite.
-//! - Retries: `HOMEML_OBJECT_STORE_RETRIES` (default 4) with exponential backoff from 100 ms, capped
-//!   at 5 s, within 60 s.
+//! - Retries: `HOMEML_OBJECT_STORE_RETRIES` (default 4, at most 20) with exponential backoff from
+//!   100 ms, capped at 5 s, within 60 s.
 //!
 //! Secrets read here are kept in [`Secrets`] so that every error message can be scrubbed of them.
 
@@ -194,12 +194,44 @@ fn install_tls_crypto() {
     });
 }
 
-/// The bounded retries of every store: `HOMEML_OBJECT_STORE_RETRIES` times (default 4).
+/// Retries of a failed request when `HOMEML_OBJECT_STORE_RETRIES` is unset.
+const DEFAULT_RETRIES: usize = 4;
+/// The most retries `HOMEML_OBJECT_STORE_RETRIES` may ask for.
+const MAX_RETRIES: usize = 20;
+
+/// The retries that the value of `HOMEML_OBJECT_STORE_RETRIES` asks for, and why it was not taken
+/// as it is (not a count, or above [`MAX_RETRIES`]).
+fn retries_from(value: Option<&str>) -> (usize, Option<String>) {
+    let Some(v) = value else {
+        return (DEFAULT_RETRIES, None);
+    };
+    match v.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_RETRIES => (n, None),
+        Ok(n) => (
+            MAX_RETRIES,
+            Some(format!(
+                "{n} is above the most, {MAX_RETRIES}: using {MAX_RETRIES}"
+            )),
+        ),
+        Err(_) => (
+            DEFAULT_RETRIES,
+            Some(format!(
+                "'{v}' is not a count of retries: using the default, {DEFAULT_RETRIES}"
+            )),
+        ),
+    }
+}
+
+/// The bounded retries of every store: a failed request (connection error, 5xx, 429, a download
+/// cut mid-body) is sent again up to `HOMEML_OBJECT_STORE_RETRIES` times (default 4, at most 20).
+/// A value that is not taken as it is logs a warning, once per process.
 fn retry_config() -> RetryConfig {
-    let max_retries = env("HOMEML_OBJECT_STORE_RETRIES")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(4)
-        .min(20);
+    let raw = env("HOMEML_OBJECT_STORE_RETRIES");
+    let (max_retries, problem) = retries_from(raw.as_deref());
+    if let Some(problem) = problem {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| tracing::warn!("HOMEML_OBJECT_STORE_RETRIES: {problem}"));
+    }
     RetryConfig {
         backoff: BackoffConfig {
             init_backoff: Duration::from_millis(100),
@@ -368,6 +400,19 @@ mod tests {
         }
         assert!(is_object_store_uri("s3a://b/k"));
         assert!(!is_object_store_uri("mlflow-artifacts:/x"));
+    }
+
+    #[test]
+    fn retries_are_bounded_and_bad_values_fall_back() {
+        assert_eq!(retries_from(None), (DEFAULT_RETRIES, None));
+        assert_eq!(retries_from(Some("0")), (0, None));
+        assert_eq!(retries_from(Some(" 7 ")), (7, None));
+        let (n, why) = retries_from(Some("500"));
+        assert_eq!(n, MAX_RETRIES);
+        assert!(why.is_some_and(|w| w.contains("500")));
+        let (n, why) = retries_from(Some("-1"));
+        assert_eq!(n, DEFAULT_RETRIES);
+        assert!(why.is_some_and(|w| w.contains("'-1'")));
     }
 
     #[test]
