@@ -101,7 +101,8 @@ fn py(args: &[&str]) -> String {
         Command::new(common::python())
             .arg(common::root().join("tests/python/tracking_migrate.py"))
             .args(args)
-            .env_remove("MLFLOW_TRACKING_URI"),
+            .env_remove("MLFLOW_TRACKING_URI")
+            .current_dir(&fixture().root),
     );
     let jobs = args.iter().filter(|a| **a == "+").count() + 1;
     assert_eq!(

@@ -171,9 +171,16 @@ def clamp(v):
     return v
 
 
-def view(client):
+def view(uri):
+    import mlflow
+    from mlflow import MlflowClient
     from mlflow.entities import ViewType
 
+    # Some client calls go through the global tracking URI (MLflow 3's default is
+    # sqlite:///mlflow.db in the working directory): point it at the store read.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
     out = {}
     exps = client.search_experiments(view_type=ViewType.ALL)
     out["experiments"] = sorted((e.name, e.lifecycle_stage, e.artifact_location, sorted(e.tags.items())) for e in exps)
@@ -207,10 +214,8 @@ def view(client):
 
 def read(db, mlruns):
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
-    from mlflow import MlflowClient
-
-    got = view(MlflowClient(db, db))
-    want = view(MlflowClient(mlruns, mlruns))
+    got = view(db)
+    want = view(mlruns)
     bad = [k for k in want if want[k] != got[k]]
     for k in bad:
         print(f"{k}:\n  file store {want[k]}\n  database   {got[k]}")
