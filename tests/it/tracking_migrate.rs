@@ -266,7 +266,7 @@ fn a_migration_stopped_by_a_corrupt_file_leaves_nothing_and_completes_when_run_a
         .write_all(b"not a metric line\n")
         .unwrap();
 
-    let db = format!("sqlite:///{}", tmp.path().join("resumed.db").display());
+    let db = format!("sqlite:///{}", tmp.path().join("stopped.db").display());
     let err = migrate_err(&store, &db);
     assert!(
         err.contains("malformed metric line") && err.contains(&*metric.to_string_lossy()),
@@ -346,7 +346,8 @@ fn a_killed_migration_leaves_nothing_and_completes_when_run_again() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     copy_tree(&f.root.join("mlruns"), &store);
-    // Numbered folders are copied in name order: this one after every active experiment.
+    // Numbered folders are copied in name order: this one after every other active experiment,
+    // which are written (not committed) when the kill comes.
     let big = "999999999999999999";
     let run = "b".repeat(32);
     let n = 120_000;
@@ -356,6 +357,8 @@ fn a_killed_migration_leaves_nothing_and_completes_when_run_again() {
         .args(["tracking", "migrate", "--from"])
         .arg(&store)
         .args(["--to", &db])
+        // The progress lines the kill waits for.
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -368,7 +371,8 @@ fn a_killed_migration_leaves_nothing_and_completes_when_run_again() {
         .any(|l| l.contains(&marker));
     assert!(seen, "the migration never reached experiment {big}");
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the migration finished before the kill");
 
     // The experiments before the big one are not there either: one transaction.
     assert_nothing_migrated(&db);
