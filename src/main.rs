@@ -39,6 +39,8 @@ enum Command {
     Runs(cli::tracking::RunsArgs),
     /// Registered models, versions, aliases and stages.
     Models(cli::tracking::ModelsArgs),
+    /// Tracking store maintenance: `migrate` a file store into a database.
+    Tracking(cli::migrate::TrackingArgs),
     /// The MLflow tracking server: REST API and artifact proxy over the tracking store.
     Server(cli::server::ServerArgs),
     /// Serve one model (`-m URI`) or several (`--config serve.toml`) over HTTP.
@@ -64,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Experiments(a) => cli::tracking::experiments(a),
         Command::Runs(a) => cli::tracking::runs(a),
         Command::Models(a) => cli::tracking::models(a),
+        Command::Tracking(a) => cli::migrate::run(a),
         Command::Server(a) => cli::server::run(a),
         Command::Serve(a) => cli::serve::run(a),
         Command::Gateway(a) => cli::gateway::run(a),

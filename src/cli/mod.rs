@@ -4,6 +4,7 @@ pub mod build;
 pub mod flavors;
 pub mod gateway;
 pub mod logging;
+pub mod migrate;
 pub mod probe;
 pub mod quickstart;
 pub mod serve;

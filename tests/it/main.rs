@@ -24,6 +24,7 @@ mod serve_memory;
 mod serve_ort;
 mod sql_schema;
 mod tracking_hostile;
+mod tracking_migrate;
 mod tracking_remote;
 mod tracking_server;
 mod tracking_server_auth;

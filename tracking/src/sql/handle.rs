@@ -95,6 +95,15 @@ impl SqlStore {
     /// [`SqlStore::open`] with the artifact root of new experiments (`homeml server` passes
     /// `--default-artifact-root`, `mlflow-artifacts:/` by default).
     pub fn open_with_artifact_root(uri: &str, artifact_root: Option<&str>) -> Result<SqlStore> {
+        let store = SqlStore::connect(uri, artifact_root)?;
+        let (uri, root) = (store.uri.clone(), store.artifact_root.clone());
+        store.write(|c| schema::ensure(c, &uri, &root))?;
+        Ok(store)
+    }
+
+    /// The handle on `uri` without creating or checking anything in the database (the migration
+    /// creates the schema itself, without the Default experiment).
+    pub(crate) fn connect(uri: &str, artifact_root: Option<&str>) -> Result<SqlStore> {
         let shown = crate::util::strip_url_credentials(uri);
         let artifact_root = match artifact_root {
             Some(r) if !r.is_empty() => r.to_string(),
@@ -135,15 +144,17 @@ impl SqlStore {
                 })
             }
         };
-        let store = SqlStore {
+        Ok(SqlStore {
             pool,
             engine,
             uri: shown,
             artifact_root,
-        };
-        let (uri, root) = (store.uri.clone(), store.artifact_root.clone());
-        store.write(|c| schema::ensure(c, &uri, &root))?;
-        Ok(store)
+        })
+    }
+
+    /// Which engine.
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// The database URI without credentials.

@@ -13,6 +13,10 @@ mod db;
 mod experiments;
 mod handle;
 mod logged_models;
+mod migrate;
+mod migrate_check;
+mod migrate_source;
+mod migrate_target;
 mod pg;
 mod pool;
 mod registry;
@@ -24,6 +28,7 @@ mod sqlite;
 mod store_impl;
 
 pub use handle::{is_sql_uri, SqlStore};
+pub use migrate::{migrate, MigrateError, MigrateOptions, MigrateReport};
 pub use schema::ALEMBIC_HEAD;
 
 #[cfg(test)]

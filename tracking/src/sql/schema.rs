@@ -19,7 +19,7 @@ pub(crate) const SQLITE_SCHEMA: &str = include_str!("schema/sqlite.sql");
 /// PostgreSQL: `pg_dump --schema-only` of a database `mlflow db upgrade` made.
 pub(crate) const POSTGRES_SCHEMA: &str = include_str!("schema/postgres.sql");
 
-fn table_exists(c: &mut Conn, name: &str) -> Result<bool, SqlErr> {
+pub(crate) fn table_exists(c: &mut Conn, name: &str) -> Result<bool, SqlErr> {
     let sql = match c.engine() {
         Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         Engine::Postgres => {
@@ -58,6 +58,28 @@ pub(crate) fn mismatch(found: &str, uri: &str) -> TrackingError {
 /// ("Default") exists, as MLflow's store does when it opens a database. Runs in the caller's
 /// write transaction, so two processes opening one new database create it once.
 pub(crate) fn ensure(c: &mut Conn, uri: &str, artifact_root: &str) -> Result<(), SqlErr> {
+    ensure_tables(c, uri)?;
+    let n = first(c.query("SELECT count(*) FROM experiments", &[])?)
+        .and_then(|v| v.int())
+        .unwrap_or(0);
+    if n == 0 {
+        let now = util::now_ms();
+        c.exec(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
+            &[
+                join_uri(artifact_root, "0").into(),
+                now.into(),
+                now.into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The schema part of [`ensure`]: creates the tables on an empty database (with the
+/// alembic_version and default workspace rows `mlflow db upgrade` leaves, and no experiment), or
+/// checks the revision of an existing one.
+pub(crate) fn ensure_tables(c: &mut Conn, uri: &str) -> Result<(), SqlErr> {
     if c.engine() == Engine::Postgres {
         // Serializes schema creation between processes (released at commit).
         c.query("SELECT pg_advisory_xact_lock(7250811961) IS NULL", &[])?;
@@ -96,20 +118,6 @@ pub(crate) fn ensure(c: &mut Conn, uri: &str, artifact_root: &str) -> Result<(),
         c.exec(
             "INSERT INTO workspaces (name, description) VALUES ('default', 'Default workspace for legacy resources')",
             &[],
-        )?;
-    }
-    let n = first(c.query("SELECT count(*) FROM experiments", &[])?)
-        .and_then(|v| v.int())
-        .unwrap_or(0);
-    if n == 0 {
-        let now = util::now_ms();
-        c.exec(
-            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (0, 'Default', ?, 'active', ?, ?, 'default')",
-            &[
-                join_uri(artifact_root, "0").into(),
-                now.into(),
-                now.into(),
-            ],
         )?;
     }
     Ok(())
