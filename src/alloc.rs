@@ -5,8 +5,13 @@
 //! a burst of 30 MB requests therefore kept ~1.6 GB resident (bench/hardening.md). `homeml serve`
 //! calls [`collect`] when a runtime thread parks (at most once a second per thread: its own heap's
 //! free pages), and a small thread calls it every second (the process-wide purge of expired pages).
-//! `homeml server` does the same, and its blocking-pool threads (where the store's reads and
-//! writes run) call [`collect_all`] as they exit after a second without work.
+//! `homeml server`'s runtime threads call [`collect`] on *every* park instead: the artifact proxy's
+//! 256 KB chunks are allocated on one thread and freed on another, and a worker whose last park of a
+//! burst fell inside the once-a-second limit kept those pages until its next request, so the server
+//! sat at 63-89 MB after the bench's workload (with 64 MB uploads and downloads). Collecting on every
+//! park brings the file-store server to 21 MB for about 4% of one-client log-metric throughput
+//! (bench/tracking-server.md, "Memory after the workload"). Its blocking-pool threads (where the
+//! store's reads and writes run) call [`collect_all`] as they exit after a second without work.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -21,6 +26,10 @@ extern "C" {
 const EVERY: Duration = Duration::from_secs(1);
 
 /// Frees what the calling thread's heap holds unused and purges expired free pages process-wide.
+///
+/// Cheap enough for a park hook called after every request: `mi_collect(false)` walks the
+/// thread's own pages and frees what other threads handed back; forcing it ([`collect_all`]) on
+/// every park also purged at once and cost a fifth of one-client log-metric throughput.
 pub fn collect() {
     // SAFETY: `mi_collect` takes a plain bool, has no preconditions and may be called from any
     // thread at any time (mimalloc's documented API); mimalloc is this process's allocator.

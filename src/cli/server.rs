@@ -158,14 +158,15 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
         .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
         .collect();
     // Memory back to the OS when the server goes quiet (src/alloc.rs): the store's work runs on the
-    // blocking pool, whose threads leave after a second without work and free their heaps then.
+    // blocking pool, whose threads leave after a second without work and free their heaps then; a
+    // worker collects its own heap every time it parks (see `alloc::collect` for why not less often).
     crate::alloc::spawn_collector();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("homeml-tracking")
         .thread_keep_alive(std::time::Duration::from_secs(1))
-        .on_thread_park(crate::alloc::collect_now_and_then)
+        .on_thread_park(crate::alloc::collect)
         .on_thread_stop(crate::alloc::collect_all)
         .build()
         .context("cannot start the async runtime")?;
