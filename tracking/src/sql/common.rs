@@ -179,3 +179,23 @@ pub(crate) fn marks(n: usize) -> String {
     }
     vec!["?"; n].join(", ")
 }
+
+/// MLflow clamps infinities to the largest double and stores NaN as 0 with `is_nan`.
+pub(crate) fn sanitize(v: f64) -> (f64, bool) {
+    if v.is_nan() {
+        (0.0, true)
+    } else if v.is_infinite() {
+        (f64::MAX.copysign(v), false)
+    } else {
+        (v, false)
+    }
+}
+
+/// A stored value back: NaN when `is_nan`.
+pub(crate) fn unsanitize(v: Option<f64>, is_nan: Option<i64>) -> f64 {
+    if is_nan.unwrap_or(0) != 0 {
+        f64::NAN
+    } else {
+        v.unwrap_or(0.0)
+    }
+}

@@ -51,13 +51,8 @@ type History = Vec<(i64, i64, (u64, bool))>;
 /// A metric value as the database keeps it (NaN flagged, infinities clamped), so that both
 /// stores' values compare.
 fn value(v: f64) -> (u64, bool) {
-    if v.is_nan() {
-        (0f64.to_bits(), true)
-    } else if v.is_infinite() {
-        ((if v > 0.0 { f64::MAX } else { f64::MIN }).to_bits(), false)
-    } else {
-        (v.to_bits(), false)
-    }
+    let (v, is_nan) = super::common::sanitize(v);
+    (v.to_bits(), is_nan)
 }
 
 fn compare_run(

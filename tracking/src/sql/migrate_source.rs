@@ -376,34 +376,18 @@ fn metric_files(dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// NaN → (0.0, is_nan); ±inf → ±`f64::MAX`, as MLflow's SQL store keeps them.
-fn sanitize(v: f64) -> (f64, bool) {
-    if v.is_nan() {
-        (0.0, true)
-    } else if v.is_infinite() {
-        (if v > 0.0 { f64::MAX } else { f64::MIN }, false)
-    } else {
-        (v, false)
-    }
-}
-
 fn run_metrics(rows: &mut Rows, dir: &Path, run_id: &str) -> Result<()> {
     for (key, body) in metric_files(dir)? {
         let path = dir.join(&key);
         // The latest value: the greatest (step, timestamp, value), the first of equals.
         let mut latest: Option<(i64, i64, f64, bool)> = None;
         for line in body.lines() {
-            let parts: Vec<&str> = line.trim().split(' ').collect();
-            let bad = || corrupt(&path, format!("malformed metric line {line:?}"));
-            let (ts, val, step) = match parts.as_slice() {
-                [ts, val] => (*ts, *val, "0"),
-                [ts, val, step, ..] => (*ts, *val, *step),
-                _ => return Err(bad()),
-            };
-            let ts: i64 = ts.parse().map_err(|_| bad())?;
-            let step: i64 = step.parse().map_err(|_| bad())?;
-            let raw = crate::util::parse_py_float(val).ok_or_else(bad)?;
-            let (value, is_nan) = sanitize(raw);
+            // The file store's own reader of a metric line, so that what is copied is what the
+            // file store (and the check after the copy) reads.
+            let point = crate::metrics::parse_line(line)
+                .ok_or_else(|| corrupt(&path, format!("malformed metric line {line:?}")))?;
+            let (ts, step) = (point.timestamp, point.step);
+            let (value, is_nan) = super::common::sanitize(point.value);
             rows.push(
                 Table::Metrics,
                 vec![

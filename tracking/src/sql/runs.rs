@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::common::{join_uri, marks, Row, Val, R};
+use super::common::{join_uri, marks, sanitize, unsanitize, Row, Val, R};
 use super::db::Conn;
 use super::experiments::{get_active as get_active_experiment, id_val, view_sql};
 use super::handle::SqlStore;
@@ -22,26 +22,6 @@ use crate::util;
 const MAX_RUNS_PER_PAGE: usize = 50_000;
 
 const COLS: &str = "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage, r.deleted_time";
-
-/// MLflow clamps infinities to the largest double and stores NaN as 0 with `is_nan`.
-pub(crate) fn sanitize(v: f64) -> (f64, bool) {
-    if v.is_nan() {
-        (0.0, true)
-    } else if v.is_infinite() {
-        (f64::MAX.copysign(v), false)
-    } else {
-        (v, false)
-    }
-}
-
-/// A stored value back: NaN when `is_nan`.
-pub(crate) fn unsanitize(v: Option<f64>, is_nan: Option<i64>) -> f64 {
-    if is_nan.unwrap_or(0) != 0 {
-        f64::NAN
-    } else {
-        v.unwrap_or(0.0)
-    }
-}
 
 fn info_from_row(r: &Row) -> RunInfo {
     let get = |i: usize| r.get(i).cloned().unwrap_or(Val::Null);
